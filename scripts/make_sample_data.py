@@ -1,0 +1,78 @@
+"""Generate sample_data/signals.mat reproducibly.
+
+2000 damped oscillations of 501 points (varied onset, amplitude, frequency,
+phase, decay and noise), about 2% of them anomalous in one of three ways: spikes,
+clipping, or a frequency jump. Variables: ``signals`` (rows are signals,
+float32), ``labels`` (0 normal, 1 anomalous), ``anomaly_kind`` (0 none,
+1 spikes, 2 clipping, 3 frequency jump), ``t`` (time in seconds).
+
+    python scripts/make_sample_data.py [--out sample_data/signals.mat] [--n 2000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+KINDS = {1: "spikes", 2: "clipping", 3: "frequency jump"}
+
+
+def damped(t, amplitude, freq, phase, decay, onset=0.0):
+    """A damped sine that starts at time *onset* (zero before), as after an impact."""
+    since = np.clip(t - onset, 0.0, None)
+    return (t >= onset) * amplitude * np.exp(-decay * since) * np.sin(2 * np.pi * freq * since + phase)
+
+
+def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.02, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, length)
+    amplitude = rng.uniform(0.5, 2.0, n)
+    freq = rng.uniform(2.0, 10.0, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    decay = rng.uniform(1.0, 5.0, n)
+    onset = rng.uniform(0.0, 0.3, n)
+    noise = rng.uniform(0.01, 0.04, n)
+    clean = damped(t[None, :], amplitude[:, None], freq[:, None], phase[:, None], decay[:, None], onset[:, None])
+
+    kind = np.zeros(n, dtype=np.int8)
+    n_anomalies = int(round(n * anomaly_fraction))
+    chosen = rng.choice(n, n_anomalies, replace=False)
+    kind[chosen] = rng.integers(1, 4, n_anomalies)
+    for i in chosen:
+        if kind[i] == 1:  # a few sharp spikes
+            where = rng.choice(length, rng.integers(2, 5), replace=False)
+            clean[i, where] += rng.choice([-1, 1], where.size) * rng.uniform(1.0, 2.0, where.size) * amplitude[i]
+        elif kind[i] == 2:  # sensor clipping at a fraction of the amplitude
+            level = rng.uniform(0.2, 0.35) * amplitude[i]
+            clean[i] = np.clip(clean[i], -level, level)
+        else:  # the frequency jumps part-way through
+            cut = rng.integers(length // 4, 3 * length // 4)
+            jumped = damped(t, amplitude[i], freq[i] * rng.uniform(2.0, 3.0), phase[i], decay[i], onset[i])
+            clean[i, cut:] = jumped[cut:]
+    signals = clean + noise[:, None] * rng.standard_normal((n, length))
+    return signals.astype(np.float32), (kind > 0).astype(np.uint8), kind, t
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "sample_data" / "signals.mat"))
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--length", type=int, default=501)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    signals, labels, kind, t = make_signals(args.n, args.length, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(out, {"signals": signals, "labels": labels[:, None], "anomaly_kind": kind[:, None],
+                           "t": t[None, :], "description": "damped oscillations; labels 1 = anomalous "
+                           "(anomaly_kind 1 spikes, 2 clipping, 3 frequency jump); rows are signals"},
+                     do_compression=True)
+    print(f"wrote {out}: signals {signals.shape}, {int(labels.sum())} anomalies "
+          f"({', '.join(f'{(kind == k).sum()} {v}' for k, v in KINDS.items())})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""sigae: 1-D convolutional autoencoders for signals stored in MATLAB files.
+
+Heavy modules (TensorFlow/Keras) load only when first used, so the command
+line answers ``--help`` at once.
+"""
+
+__version__ = "0.1.0"
+
+from .config import AutoencoderConfig  # noqa: E402
+from .errors import (ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError,  # noqa: E402
+                     SigaeError, TrainingError)
+
+_LAZY = {
+    "SignalAutoencoder": "estimator", "load": "estimator",
+    "load_signals": "io", "load_array": "io", "save_array": "io", "list_variables": "io",
+    "build_models": "network",
+}
+
+__all__ = ["AutoencoderConfig", "SignalAutoencoder", "load", "load_signals", "load_array", "save_array",
+           "list_variables", "build_models", "SigaeError", "DataError", "ConfigError", "RunFolderError",
+           "OutputExistsError", "NotFittedError", "TrainingError", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'sigae' has no attribute {name!r}")

@@ -1,0 +1,521 @@
+"""Command-line entry points: ``sigae`` and ``sigae-train`` / ``-encode`` / ``-decode`` / ``-score`` / ``-plot`` / ``-info``.
+
+A thin layer over the Python API: parse, call, print. Every error the user can
+cause is one line on stderr and exit code 2. TensorFlow is imported only when a
+command starts working, so ``--help`` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import ConfigError, SigaeError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser(prog: str, description: str, example: str) -> _Parser:
+    return _Parser(prog=prog, description=description, epilog=f"example:\n  {example}",
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+# ---------------------------------------------------------------------------- shared options
+def _add_input_options(p, what="signals"):
+    p.add_argument("--var", help=f"variable holding the {what} (a struct field as data.trial, a cell as c{{3}}); "
+                                 "default: the only matrix that can hold them")
+    p.add_argument("--orientation", choices=("rows", "columns"),
+                   help="rows: each row is one signal (default); columns: each column is one signal")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--crop", action="store_true", help="signals of different lengths: crop to the shortest")
+    group.add_argument("--pad", action="store_true", help="signals of different lengths: zero-pad to the longest")
+
+
+def _length_policy(args):
+    return "crop" if getattr(args, "crop", False) else "pad" if getattr(args, "pad", False) else None
+
+
+def _load_signals(args, path, expected_length=None, say=print):
+    from .io import load_signals
+
+    x, source = load_signals(path, args.var, orientation=args.orientation, expected_length=expected_length,
+                             length_policy=_length_policy(args), return_info=True)
+    if source.note:
+        say(f"{path}: {source.note}")
+    return x, source
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _check_output(path, overwrite):
+    from .fileutil import check_writable
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".mat", ".npz", ".csv", ".h5", ".hdf5"):
+        raise ConfigError(f"-o/--output {path}: unknown extension {suffix or '(none)'!r}; use .mat, .npz, .csv or .h5")
+    check_writable(path, overwrite)
+
+
+# ---------------------------------------------------------------------------- train
+def train_parser(prog="sigae-train"):
+    p = _parser(prog, "Train a 1-D convolutional autoencoder on the signals in FILE and write a run folder.",
+                "sigae-train sample_data/signals.mat --epochs 50 --out runs/demo")
+    p.add_argument("file", help="signals file (.mat any version, .npy, .npz, .csv, .txt, .h5)")
+    _add_input_options(p)
+    p.add_argument("--out", help="run folder to write (default: runs/<file stem>)")
+    p.add_argument("--epochs", type=_positive_int, default=100, help="training epochs (default 100)")
+    p.add_argument("--batch-size", type=_positive_int, default=100, help="signals per step (default 100)")
+    p.add_argument("--validation-split", type=_fraction, default=0.2,
+                   help="random fraction held out for validation (default 0.2)")
+    p.add_argument("--latent-dim", type=_positive_int, default=32, help="size of the latent code (default 32)")
+    p.add_argument("--normalize", choices=("global", "per-signal", "per-timestep", "minmax"), default="global",
+                   help="how signals are scaled before training (default global)")
+    p.add_argument("--decoder", choices=("seed", "mirror"), default="seed",
+                   help="seed: the reference decoder; mirror: the encoder mirrored layer by layer")
+    p.add_argument("--tied", action="store_true", help="tie decoder kernels to the encoder's (needs --decoder mirror)")
+    p.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int, help="random seed: same seed and data give the same run on a CPU")
+    p.add_argument("--patience", type=_positive_int,
+                   help="stop when validation loss has not improved for this many epochs; keep the best weights")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty run folder")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    return p
+
+
+def cmd_train(args):
+    from .config import AutoencoderConfig
+
+    out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
+    config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
+                               tied=args.tied, learning_rate=args.learning_rate)
+    x, source = _load_signals(args, args.file)
+    config = config.with_updates(input_length=x.shape[1], channels=1 if x.ndim == 2 else x.shape[2])
+    print(f"{source.path}: {x.shape[0]} signals x {x.shape[1]} points"
+          + (f" x {x.shape[2]} channels" if x.ndim == 3 else "") + f" from variable '{source.var}'")
+
+    from .estimator import SignalAutoencoder
+
+    model = SignalAutoencoder(config)
+    model.fit(x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
+              verbose=0 if args.quiet else "auto", patience=args.patience, seed=args.seed)
+    model.metrics_["source"] = {"file": str(source.path), "variable": source.var, "orientation": source.orientation}
+    model.save(out, overwrite=args.overwrite)
+    print(training_summary(model.metrics_))
+    print(f"run folder: {out}/")
+    for name, what in (("model.keras", "the trained autoencoder (encoder and decoder inside)"),
+                       ("config.json", "architecture"), ("normalizer.json", "normalization statistics"),
+                       ("history.csv", "loss per epoch"), ("metrics.json", "final errors, PCA baseline"),
+                       ("threshold.json", "anomaly threshold from the training signals"),
+                       ("loss.png", "loss curves"), ("reconstructions.png", "validation reconstructions")):
+        if (out / name).exists():
+            print(f"  {name:<20} {what}")
+    return 0
+
+
+def training_summary(metrics: dict) -> str:
+    """The end-of-training lines: autoencoder vs PCA, and what to try when PCA wins."""
+    ae, pca = metrics["autoencoder"], metrics["pca"]
+    lines = [f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s "
+             f"(best epoch {metrics['best_epoch']}), {metrics['parameters']:,} parameters"]
+    if "val_mse" not in ae:
+        lines.append(f"training MSE (normalized units): autoencoder {ae['train_mse']:.4g}, "
+                     f"PCA-{pca['components']} {pca['train_mse']:.4g} (no validation split)")
+        return "\n".join(lines)
+    lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
+                 f"PCA-{pca['components']} {pca['val_mse']:.4g} (ratio {metrics['val_mse_ratio_to_pca']:.3g})")
+    if not metrics["beats_pca"]:
+        lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {pca['components']} components "
+                     "on held-out signals; try more epochs, --patience, --decoder mirror, another --normalize, "
+                     "or use PCA for this data")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- run folders
+def _load_run(run):
+    from .estimator import load
+
+    return load(run)
+
+
+def _provenance(model, run, source):
+    return {"source_file": str(source.path), "source_variable": source.var, "run_folder": str(Path(run)),
+            "config_hash": model.config.hash()}
+
+
+def encode_parser(prog="sigae-encode"):
+    p = _parser(prog, "Write the latent code of every signal in FILE, using the trained model in RUN.",
+                "sigae-encode runs/signals sample_data/signals.mat -o features.mat")
+    p.add_argument("run", help="run folder written by sigae-train")
+    p.add_argument("file", help="signals file")
+    _add_input_options(p)
+    p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
+    p.add_argument("--batch-size", type=_positive_int, default=1024, help="signals per batch (default 1024)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return p
+
+
+def cmd_encode(args):
+    from .io import save_array
+
+    _check_output(args.output, args.overwrite)
+    model = _load_run(args.run)
+    x, source = _load_signals(args, args.file, expected_length=model.config.input_length)
+    latent = model.encode(x, batch_size=args.batch_size)
+    extra = _provenance(model, args.run, source)
+    stats = model.signal_stats(x)
+    if stats is not None:
+        extra.update(signal_mean=stats[0][:, 0, :], signal_std=stats[1][:, 0, :])
+    save_array(args.output, "latent", latent, overwrite=args.overwrite, **extra)
+    print(f"wrote {args.output}: latent {latent.shape[0]} x {latent.shape[1]} from {source.path} ('{source.var}')")
+    return 0
+
+
+def decode_parser(prog="sigae-decode"):
+    p = _parser(prog, "Turn latent codes back into signals with the trained decoder of RUN.",
+                "sigae-decode runs/signals features.mat -o signals_out.mat")
+    p.add_argument("run", help="run folder written by sigae-train")
+    p.add_argument("file", help="latent codes, e.g. written by sigae-encode")
+    p.add_argument("--var", default=None, help="variable holding the codes (default: 'latent' if present)")
+    p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
+    p.add_argument("--batch-size", type=_positive_int, default=1024, help="codes per batch (default 1024)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return p
+
+
+def cmd_decode(args):
+    import numpy as np
+
+    from .io import list_variables, load_array, save_array
+
+    _check_output(args.output, args.overwrite)
+    model = _load_run(args.run)
+    names = {v.name for v in list_variables(args.file)}
+    var = args.var or ("latent" if "latent" in names else None)
+    z = load_array(args.file, var)
+    if z.ndim == 1 and z.size == model.config.latent_dim:
+        z = z[None, :]
+    stats = None
+    if model.normalizer.kind == "per-signal":
+        if not {"signal_mean", "signal_std"} <= names:
+            raise SigaeError(f"{args.file}: this model normalizes each signal; the file needs signal_mean and "
+                             "signal_std (as written by sigae-encode)")
+        mean = load_array(args.file, "signal_mean").reshape(len(z), 1, -1)
+        std = load_array(args.file, "signal_std").reshape(len(z), 1, -1)
+        stats = (mean, std)
+    signals = model.decode(z, stats=stats, batch_size=args.batch_size)
+    save_array(args.output, "signals", np.asarray(signals), overwrite=args.overwrite,
+               source_file=str(args.file), run_folder=str(Path(args.run)), config_hash=model.config.hash())
+    print(f"wrote {args.output}: signals {' x '.join(map(str, signals.shape))}")
+    return 0
+
+
+def score_parser(prog="sigae-score"):
+    p = _parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
+                "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels")
+    p.add_argument("run", help="run folder written by sigae-train")
+    p.add_argument("file", help="signals file")
+    _add_input_options(p)
+    p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
+    p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
+    p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
+                                       "(default: the percentile calibrated at training, p99)")
+    p.add_argument("--per-point", action="store_true", help="also write the per-point error matrix")
+    p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous; "
+                                                   "prints AUROC, average precision, precision and recall")
+    p.add_argument("--batch-size", type=_positive_int, default=1024, help="signals per batch (default 1024)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return p
+
+
+def _load_labels(path, var, n):
+    from .errors import DataError
+    from .io import load_array
+
+    labels = load_array(path, var).reshape(-1)
+    if labels.size != n:
+        raise DataError(f"{path}: variable '{var}' has {labels.size} labels for {n} signals")
+    return labels
+
+
+def cmd_score(args):
+    import numpy as np
+
+    from .io import save_array
+    from .scoring import detection_report
+
+    _check_output(args.output, args.overwrite)
+    model = _load_run(args.run)
+    x, source = _load_signals(args, args.file, expected_length=model.config.input_length)
+    labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
+    result = model.score(x, metric=args.metric, threshold=args.threshold, per_point=args.per_point,
+                         batch_size=args.batch_size)
+    extra = {"is_anomaly": result.is_anomaly.astype(np.uint8), "threshold": result.threshold, "metric": args.metric,
+             **_provenance(model, args.run, source)}
+    if args.per_point:
+        extra["per_point_error"] = result.per_point
+    save_array(args.output, "score", result.scores, overwrite=args.overwrite, **extra)
+    print(f"wrote {args.output}: {len(result)} scores ({args.metric}, normalized units); threshold "
+          f"{result.threshold:.4g}; {int(result.is_anomaly.sum())} flagged as anomalous")
+    if labels is not None:
+        r = detection_report(result.scores, labels, result.threshold)
+        print(f"against '{args.labels}' ({r['anomalies']} anomalous of {len(labels)}): AUROC {r['auroc']:.3f}, "
+              f"average precision {r['average_precision']:.3f}, precision {r['precision']:.3f}, "
+              f"recall {r['recall']:.3f} at the threshold")
+    return 0
+
+
+def plot_parser(prog="sigae-plot"):
+    p = _parser(prog, "Draw the figures of a run: loss curves and, given signals, reconstructions, "
+                      "score histogram and latent map.",
+                "sigae-plot runs/signals sample_data/signals.mat --labels labels --out figures")
+    p.add_argument("run", help="run folder written by sigae-train")
+    p.add_argument("file", nargs="?", help="signals file (optional): enables reconstructions, scores and latent plots")
+    _add_input_options(p)
+    p.add_argument("--labels", metavar="VAR", help="variable of FILE with labels, used to colour the plots")
+    p.add_argument("--out", help="folder for the PNG files (default: RUN/plots)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing PNG files")
+    return p
+
+
+def cmd_plot(args):
+    import numpy as np
+
+    from .fileutil import check_writable
+    from .plots import plot_latent, plot_loss, plot_reconstructions, plot_scores
+
+    out = Path(args.out) if args.out else Path(args.run) / "plots"
+    names = ["loss.png"] + (["reconstructions.png", "scores.png", "latent.png"] if args.file else [])
+    for name in names:
+        check_writable(out / name, args.overwrite)
+    model = _load_run(args.run)
+    written = []
+    if model.history_ is not None and model.history_.loss:
+        written.append(plot_loss(model.history_, out / "loss.png"))
+    if args.file:
+        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length)
+        labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
+        result = model.score(x)
+        order = np.argsort(result.scores)
+        worst = order[::-1][:3]
+        typical = order[len(order) // 2 - 1: len(order) // 2 + 2]
+        picks = np.concatenate([worst, typical])
+        rec = model.reconstruct(x[picks])
+        captions = [f"{kind} #{i + 1} of file (score {result.scores[i]:.3g})"
+                    for kind, i in zip(["worst"] * len(worst) + ["typical"] * len(typical), picks)]
+        written.append(plot_reconstructions(x[picks], rec, out / "reconstructions.png", labels=captions,
+                                            title="Worst and typical signals: original vs reconstruction"))
+        written.append(plot_scores(result.scores, result.threshold, out / "scores.png", labels=labels))
+        latent = model.encode(x)
+        if labels is not None:
+            written.append(plot_latent(latent, out / "latent.png", color=labels, color_label="label", categorical=True))
+        else:
+            written.append(plot_latent(latent, out / "latent.png", color=result.scores, color_label="anomaly score"))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def info_parser(prog="sigae-info"):
+    p = _parser(prog, "Show the architecture of a run as a parameter table, with config, normalizer, "
+                      "threshold and metrics.", "sigae-info runs/signals")
+    p.add_argument("run", help="run folder written by sigae-train")
+    return p
+
+
+def format_parameter_table(autoencoder) -> str:
+    from .network import parameter_table
+
+    rows = parameter_table(autoencoder)
+    header = f"{'part':<8} {'layer':<22} {'type':<20} {'output shape':<14} {'weights':>11} {'biases':>8} {'total':>11}"
+    lines = [header, "-" * len(header)]
+    totals = {"encoder": 0, "decoder": 0}
+    for r in rows:
+        shape = "(" + ", ".join(str(s) for s in r["output_shape"]) + ")"
+        weights = f"tied:{r['tied_to']}" if r["tied_to"] else f"{r['weights']:,}"
+        lines.append(f"{r['part']:<8} {r['layer']:<22} {r['type']:<20} {shape:<14} {weights:>11} "
+                     f"{r['biases']:>8,} {r['total']:>11,}")
+        totals[r["part"]] += r["total"]
+    lines.append("-" * len(header))
+    lines.append(f"encoder total {totals['encoder']:,} | decoder total {totals['decoder']:,} | "
+                 f"autoencoder total {totals['encoder'] + totals['decoder']:,} "
+                 f"(model.count_params() = {autoencoder.count_params():,})")
+    lines.append("Mirrored layers do not have mirrored counts: a layer has one bias per output unit, so a Dense "
+                 "a->b has a*b weights + b biases while its mirror b->a has b*a + a.")
+    tied = [r for r in rows if r["tied_to"]]
+    if tied:
+        lines.append("Tied layers use the transpose of their encoder twin's kernel; the shared kernel is counted "
+                     "once, in the encoder: " + ", ".join(f"{r['layer']} <- {r['tied_to']}" for r in tied))
+    return "\n".join(lines)
+
+
+def cmd_info(args):
+    import json
+
+    model = _load_run(args.run)
+    print(f"run folder: {args.run}")
+    print(format_parameter_table(model.autoencoder))
+    print("\nconfig: " + json.dumps(model.config.to_dict()))
+    norm = model.normalizer.to_dict()
+    short = {k: (v if not isinstance(v, list) or len(v) <= 4 else f"<{len(v)} values>") for k, v in norm.items()}
+    print("normalizer: " + json.dumps(short))
+    if model.threshold_:
+        t = model.threshold_
+        print(f"threshold: p{t['percentile']:g} = {t['p']:.4g}, max = {t['max']:.4g} "
+              f"(MSE on {t['n_train']} training signals, normalized units)")
+    if model.metrics_:
+        print(training_summary(model.metrics_))
+    return 0
+
+
+COMMANDS = {
+    "train": (train_parser, cmd_train),
+    "encode": (encode_parser, cmd_encode),
+    "decode": (decode_parser, cmd_decode),
+    "score": (score_parser, cmd_score),
+    "plot": (plot_parser, cmd_plot),
+    "info": (info_parser, cmd_info),
+}
+
+
+# ---------------------------------------------------------------------------- running
+def _quiet_tensorflow():
+    """Import TensorFlow with its C++ start-up chatter (CUDA probes, CPU
+    feature notes) kept off stderr, so that stderr carries only our lines."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _show_warning(prog):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
+def _check_inputs_exist(args) -> None:
+    """Answer a missing input at once, before TensorFlow is loaded."""
+    from .errors import DataError, RunFolderError
+
+    run_dir = getattr(args, "run", None)
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise RunFolderError(f"{run_dir}: not a run folder (no such directory)")
+    file = getattr(args, "file", None)
+    if file is not None and not Path(file).exists():
+        raise DataError(f"{file}: no such file")
+
+
+def run(name: str, argv=None) -> int:
+    """Parse *argv* for command *name*, run it, map errors to exit code 2."""
+    make_parser, command = COMMANDS[name]
+    prog = f"sigae-{name}"
+    args = make_parser(prog).parse_args(argv)
+    warnings.showwarning = _show_warning(prog)
+    try:
+        _check_inputs_exist(args)
+        _quiet_tensorflow()
+        return command(args)
+    except SigaeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{prog}: error: out of memory; try a smaller --batch-size or a smaller input", file=sys.stderr)
+        return 1
+
+
+def main(argv=None) -> int:
+    """The umbrella command: ``sigae {train,encode,decode,score,plot,info} ...``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    usage = ("usage: sigae {train,encode,decode,score,plot,info} ...\n\n"
+             "sigae: 1-D convolutional autoencoders for signals in MATLAB files.\n\n"
+             "commands (each has --help with an example):\n"
+             "  train    train on a signals file and write a run folder\n"
+             "  encode   latent code of every signal\n"
+             "  decode   signals from latent codes (the trained decoder alone)\n"
+             "  score    anomaly scores by reconstruction error\n"
+             "  plot     loss, reconstructions, scores and latent figures\n"
+             "  info     parameter table, config, normalizer, threshold, metrics\n")
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage, end="")
+        return 0 if argv else EXIT_USAGE
+    if argv[0] == "--version":
+        from . import __version__
+
+        print(f"sigae {__version__}")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"sigae: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)} (see --help)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return run(argv[0], argv[1:])
+
+
+def _entry(name):
+    def entry():
+        sys.exit(run(name))
+
+    entry.__name__ = f"main_{name}"
+    return entry
+
+
+main_train, main_encode, main_decode = _entry("train"), _entry("encode"), _entry("decode")
+main_score, main_plot, main_info = _entry("score"), _entry("plot"), _entry("info")
+
+
+def main_umbrella():
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""AutoencoderConfig: the single source of truth for the architecture.
+
+Saved as ``config.json`` in every run folder; the network is rebuilt from it
+and checked against the saved model when a run folder is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+DECODERS = ("seed", "mirror")
+NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Architecture and preprocessing of one autoencoder.
+
+    The defaults are the seed architecture (seed thread 003): two
+    Conv1D(valid)/MaxPool stages, a Dense bottleneck, and a decoder of
+    Conv1D/UpSampling stages closed by a Dense layer to the full length.
+    Every shape follows from ``input_length`` and ``channels``.
+    """
+
+    input_length: int = 501
+    channels: int = 1
+    filters: tuple[int, ...] = (256, 32)
+    kernel_sizes: tuple[int, ...] = (3, 3)
+    pool_sizes: tuple[int, ...] = (2, 2)
+    latent_dim: int = 32
+    activation: str = "tanh"
+    decoder: str = "seed"
+    tied: bool = False
+    normalize: str = "global"
+    learning_rate: float = 1e-3
+    version: int = field(default=CONFIG_VERSION)
+
+    def __post_init__(self):
+        for name in ("filters", "kernel_sizes", "pool_sizes"):
+            value = getattr(self, name)
+            if isinstance(value, int):
+                value = (value,)
+            try:
+                value = tuple(int(v) for v in value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"config: {name} must be a list of whole numbers, got {value!r}") from None
+            object.__setattr__(self, name, value)
+        if not (len(self.filters) == len(self.kernel_sizes) == len(self.pool_sizes)) or not self.filters:
+            raise ConfigError(
+                "config: filters, kernel_sizes and pool_sizes need one entry per encoder stage "
+                f"(got {len(self.filters)}, {len(self.kernel_sizes)}, {len(self.pool_sizes)})")
+        for name in ("filters", "kernel_sizes", "pool_sizes"):
+            if any(v < 1 for v in getattr(self, name)):
+                raise ConfigError(f"config: every entry of {name} must be at least 1, got {list(getattr(self, name))}")
+        for name in ("input_length", "channels", "latent_dim"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"config: {name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"config: decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
+        if self.normalize not in NORMALIZERS:
+            raise ConfigError(f"config: normalize must be one of {', '.join(NORMALIZERS)}, got {self.normalize!r}")
+        if self.tied and self.decoder != "mirror":
+            raise ConfigError("config: tied weights need the mirrored decoder (decoder='mirror', --decoder mirror)")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"config: learning_rate must be > 0, got {self.learning_rate!r}")
+        self.stage_lengths()  # raises ConfigError for a too-short input
+        if self.decoder == "seed":
+            self.seed_decoder_lengths()
+
+    def stage_lengths(self) -> list[int]:
+        """Lengths through the encoder: [L, after conv 1, after pool 1, ..., final]."""
+        lengths = [self.input_length]
+        for stage, (k, p) in enumerate(zip(self.kernel_sizes, self.pool_sizes), start=1):
+            after_conv = lengths[-1] - k + 1
+            after_pool = after_conv // p
+            if after_conv < 1 or after_pool < 1:
+                minimum = self.minimum_length()
+                raise ConfigError(
+                    f"config: input_length {self.input_length} is too short for this encoder "
+                    f"(stage {stage} leaves nothing); the minimum is {minimum}")
+            lengths += [after_conv, after_pool]
+        return lengths
+
+    def seed_decoder_lengths(self) -> list[int]:
+        """Lengths through the seed decoder, which starts from the latent code as a (latent_dim, 1) sequence."""
+        lengths = [self.latent_dim]
+        for k, p in reversed(list(zip(self.kernel_sizes, self.pool_sizes))):
+            after_conv = lengths[-1] - k + 1
+            if after_conv < 1:
+                raise ConfigError(f"config: latent_dim {self.latent_dim} is too small for the seed decoder's "
+                                  "valid convolutions; use a larger latent_dim or decoder='mirror'")
+            lengths += [after_conv, after_conv * p]
+        return lengths
+
+    def minimum_length(self) -> int:
+        """The shortest input that survives every valid-conv/pool stage."""
+        length = 1
+        for k, p in reversed(list(zip(self.kernel_sizes, self.pool_sizes))):
+            length = length * p + k - 1
+        return length
+
+    def with_updates(self, **changes) -> "AutoencoderConfig":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"config: unknown option(s) {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(f.name for f in dataclasses.fields(self))}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        for name in ("filters", "kernel_sizes", "pool_sizes"):
+            data[name] = list(data[name])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "AutoencoderConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}")
+        if data.get("version", CONFIG_VERSION) > CONFIG_VERSION:
+            raise ConfigError(f"{source}: written by a newer sigae (config version {data['version']})")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AutoencoderConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: not a readable JSON config ({exc})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def hash(self) -> str:
+        """A short fingerprint of the architecture, for provenance in outputs."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,397 @@
+"""SignalAutoencoder: the object users fit, save, load and put to work.
+
+It takes raw signals ``(n, L)`` or ``(n, L, C)`` in original units, normalizes
+inside, and returns reconstructions in original units. ``.encoder`` and
+``.decoder`` are always the sub-models of ``.autoencoder`` (never rebuilt), so
+``decode(encode(x))`` is ``reconstruct(x)``, before and after save/load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import AutoencoderConfig
+from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError
+from .preprocessing import make_normalizer, normalizer_from_dict
+from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
+                      resolve_threshold)
+
+MODEL_FILE = "model.keras"
+RUN_FILES = ("model.keras", "config.json", "normalizer.json", "threshold.json", "train_scores.npy", "run.json")
+PREDICT_BATCH = 1024
+
+
+def as_signals(x, name: str = "signals") -> np.ndarray:
+    """Validate and return *x* as float64 ``(n, L, C)``."""
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: not a real numeric array ({exc})") from None
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise DataError(f"{name}: expected an array shaped (signals, points) or (signals, points, channels), "
+                        f"got shape {x.shape}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise DataError(f"{name}: empty array of shape {x.shape}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        raise DataError(f"{name}: {int(bad.sum())} NaN/Inf values; first at signal {first[0] + 1}, "
+                        f"point {first[1] + 1} (1-based)")
+    return x
+
+
+class SignalAutoencoder:
+    """A 1-D convolutional autoencoder for equal-length signals.
+
+    ``SignalAutoencoder(config=None, **overrides)``: *overrides* are fields of
+    :class:`AutoencoderConfig` (e.g. ``latent_dim=16, decoder="mirror"``).
+    """
+
+    def __init__(self, config: AutoencoderConfig | dict | None = None, **overrides):
+        if config is None:
+            config = AutoencoderConfig()
+        elif isinstance(config, dict):
+            config = AutoencoderConfig.from_dict(config)
+        self.config = config.with_updates(**overrides) if overrides else config
+        self.encoder = self.decoder = self.autoencoder = None
+        self.normalizer = None
+        self.history_ = None
+        self.metrics_ = None
+        self.threshold_ = None
+        self.train_scores_ = None
+        self.train_index_ = self.val_index_ = None
+        self._predict_fns = {}
+        self._val_sample = None
+
+    # ------------------------------------------------------------------ building
+    def _set_models(self, autoencoder) -> None:
+        from .network import link_ties, submodels
+
+        self.autoencoder = autoencoder
+        self.encoder, self.decoder = submodels(autoencoder)
+        link_ties(self.encoder, self.decoder)
+        self._predict_fns = {}
+
+    def build(self) -> "SignalAutoencoder":
+        """Build the three models from ``self.config`` (untrained)."""
+        from .network import build_models
+
+        _, _, autoencoder = build_models(self.config)
+        self._set_models(autoencoder)
+        return self
+
+    def _check_ready(self):
+        if self.autoencoder is None or self.normalizer is None:
+            raise NotFittedError("SignalAutoencoder is not fitted yet; call fit(x) or SignalAutoencoder.load(dir)")
+
+    def _check_shape(self, x: np.ndarray, name: str) -> None:
+        expected = (self.config.input_length, self.config.channels)
+        if x.shape[1:] != expected:
+            raise DataError(f"{name}: signals of {x.shape[1]} points x {x.shape[2]} channel(s), but the model "
+                            f"expects {expected[0]} points x {expected[1]} channel(s)")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x, epochs: int = 100, batch_size: int = 100, validation_split: float = 0.2,
+            verbose="auto", patience: int | None = None, seed: int | None = None,
+            threshold_percentile: float = 99.0, log=print) -> "SignalAutoencoder":
+        """Fit the normalizer on the training split, then train the autoencoder.
+
+        The validation split is a random subset (seeded by *seed*), not the
+        last rows, so sorted files are split fairly. After training it records
+        ``history_``, ``metrics_`` (autoencoder vs PCA baseline) and
+        ``threshold_`` (anomaly threshold calibrated on the training signals).
+        """
+        from .training import set_seed, train_autoencoder
+
+        x = as_signals(x)
+        _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
+        n = len(x)
+        n_val = int(round(n * validation_split))
+        if validation_split > 0 and (n_val < 1 or n - n_val < 1):
+            raise DataError(f"signals: {n} signals cannot be split {1 - validation_split:.0%}/{validation_split:.0%} "
+                            "into non-empty training and validation sets")
+        if n - n_val < 2:
+            raise DataError(f"signals: only {n - n_val} training signal(s); need at least 2")
+        self.config = self.config.with_updates(input_length=x.shape[1], channels=x.shape[2])
+
+        set_seed(seed)
+        order = np.random.default_rng(seed).permutation(n)
+        train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
+        x_train, x_val = x[train_idx], x[val_idx]
+        self.train_index_, self.val_index_ = train_idx, val_idx
+
+        self.normalizer = make_normalizer(self.config.normalize).fit(x_train)
+        xn_train = self.normalizer.transform(x_train).astype(np.float32)
+        xn_val = self.normalizer.transform(x_val).astype(np.float32) if n_val else None
+
+        self.build()
+        start = time.perf_counter()
+        self.history_ = train_autoencoder(
+            self.autoencoder, xn_train, xn_val, epochs=epochs, batch_size=batch_size,
+            learning_rate=self.config.learning_rate, patience=patience, seed=seed, verbose=verbose, log=log)
+        seconds = time.perf_counter() - start
+
+        train_rec = self._reconstruct_normalized(xn_train)
+        self.train_scores_ = reconstruction_error(xn_train, train_rec)
+        self.threshold_ = calibrate_threshold(self.train_scores_, threshold_percentile)
+        self.metrics_ = self._fit_metrics(x_train, x_val, xn_train, xn_val, train_rec, seconds)
+        self.metrics_["training"] = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
+                                     "patience": patience, "seed": seed}
+        sample = val_idx if n_val else train_idx
+        self._val_sample = x[sample[:4]]
+        return self
+
+    def _fit_metrics(self, x_train, x_val, xn_train, xn_val, train_rec, seconds) -> dict:
+        pca = PCABaseline(self.config.latent_dim).fit(xn_train)
+
+        def errors(x_orig, xn, rec_n):
+            rec_orig = self.normalizer.inverse_transform(rec_n, self.normalizer.signal_stats(x_orig))
+            return {"mse": float(np.mean(np.square(rec_n - xn, dtype=np.float64))),
+                    "mse_original_units": float(np.mean(np.square(rec_orig - x_orig)))}
+
+        ae_train, pca_train = errors(x_train, xn_train, train_rec), errors(x_train, xn_train, pca.reconstruct(xn_train))
+        metrics = {
+            "n_signals": int(len(x_train) + len(x_val)), "n_train": int(len(x_train)), "n_val": int(len(x_val)),
+            "input_length": self.config.input_length, "channels": self.config.channels,
+            "epochs_run": len(self.history_.loss), "best_epoch": self.history_.best_epoch,
+            "stopped_early": self.history_.stopped_early, "train_seconds": round(seconds, 3),
+            "parameters": int(self.autoencoder.count_params()),
+            "autoencoder": {"train_mse": ae_train["mse"], "train_mse_original_units": ae_train["mse_original_units"]},
+            "pca": {"components": pca.components_.shape[0], "train_mse": pca_train["mse"],
+                    "train_mse_original_units": pca_train["mse_original_units"]},
+        }
+        if xn_val is not None:
+            ae_val = errors(x_val, xn_val, self._reconstruct_normalized(xn_val))
+            pca_val = errors(x_val, xn_val, pca.reconstruct(xn_val))
+            metrics["autoencoder"].update(val_mse=ae_val["mse"], val_mse_original_units=ae_val["mse_original_units"])
+            metrics["pca"].update(val_mse=pca_val["mse"], val_mse_original_units=pca_val["mse_original_units"])
+            metrics["val_mse_ratio_to_pca"] = ae_val["mse"] / pca_val["mse"] if pca_val["mse"] > 0 else None
+            metrics["beats_pca"] = bool(ae_val["mse"] <= pca_val["mse"])
+        return metrics
+
+    # ------------------------------------------------------------------ inference
+    def _predict(self, which: str, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        from .training import make_predict_fn, predict_batches
+
+        if which not in self._predict_fns:
+            self._predict_fns[which] = make_predict_fn(getattr(self, which))
+        return predict_batches(self._predict_fns[which], np.ascontiguousarray(x, dtype=np.float32),
+                               batch_size or PREDICT_BATCH)
+
+    def _reconstruct_normalized(self, xn: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        return self._predict("decoder", self._predict("encoder", xn, batch_size), batch_size)
+
+    def _normalize(self, x, name):
+        self._check_ready()
+        x = as_signals(x, name)
+        self._check_shape(x, name)
+        return x, self.normalizer.transform(x)
+
+    def signal_stats(self, x):
+        """Per-signal statistics the per-signal normalizer needs to decode (None otherwise)."""
+        self._check_ready()
+        return self.normalizer.signal_stats(as_signals(x))
+
+    def encode(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Latent codes ``(n, latent_dim)`` of raw signals *x*."""
+        _, xn = self._normalize(x, "signals")
+        return self._predict("encoder", xn, batch_size)
+
+    def decode(self, z, stats=None, batch_size: int | None = None) -> np.ndarray:
+        """Signals in original units from latent codes *z* ``(n, latent_dim)``.
+
+        With the per-signal normalizer, pass ``stats=signal_stats(x)`` of the
+        encoded signals (their mean and std are not in the latent code).
+        """
+        self._check_ready()
+        z = np.asarray(z, dtype=np.float64)
+        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
+            raise DataError(f"latent codes: expected shape (n, {self.config.latent_dim}), got {z.shape}")
+        if not np.isfinite(z).all():
+            raise DataError(f"latent codes: {int((~np.isfinite(z)).sum())} NaN/Inf values")
+        if self.normalizer.kind == "per-signal" and stats is None:
+            raise ConfigError("decode: this model normalizes each signal; pass stats=model.signal_stats(x) "
+                              "(sigae-encode saves them as signal_mean/signal_std)")
+        out = self.normalizer.inverse_transform(self._predict("decoder", z, batch_size), stats)
+        return out[:, :, 0] if self.config.channels == 1 else out
+
+    def reconstruct(self, x, batch_size: int | None = None) -> np.ndarray:
+        """``decode(encode(x))`` in original units: the same call path, so exactly equal."""
+        stats = self.signal_stats(x)
+        return self.decode(self.encode(x, batch_size), stats, batch_size)
+
+    def score(self, x, metric: str = "mse", threshold=None, per_point: bool = False,
+              batch_size: int | None = None) -> ScoreResult:
+        """Per-signal reconstruction error in normalized units, flagged against a threshold.
+
+        *threshold*: None (the percentile calibrated on the training signals),
+        ``"max"``, ``"pNN"`` or a number.
+        """
+        _, xn = self._normalize(x, "signals")
+        rec = self._reconstruct_normalized(xn, batch_size)
+        errors = per_point_error(xn, rec, metric)
+        scores = errors.mean(axis=1)
+        if metric != "mse" and threshold is None:
+            threshold = f"p{self.threshold_['percentile']:g}"
+        train_scores = self.train_scores_ if metric == "mse" else None
+        if metric != "mse" and self.threshold_ is not None and str(threshold).lower().startswith(("p", "max")):
+            raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
+        value = resolve_threshold(threshold, self.threshold_, train_scores)
+        return ScoreResult(scores=scores, threshold=value, is_anomaly=scores > value, metric=metric,
+                           per_point=errors if per_point else None)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path, overwrite: bool = False, figures: bool = True) -> Path:
+        """Write a complete run folder atomically (a temporary folder renamed into place)."""
+        from .fileutil import write_json, write_text
+        from .plots import plot_loss, plot_reconstructions
+
+        self._check_ready()
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise OutputExistsError(f"{path}: exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()) and not overwrite:
+            raise OutputExistsError(f"{path}: run folder exists and is not empty; pass --overwrite to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            self.autoencoder.save(tmp / MODEL_FILE)
+            write_text(tmp / "config.json", self.config.to_json())
+            write_json(tmp / "normalizer.json", self.normalizer.to_dict())
+            if self.threshold_ is not None:
+                write_json(tmp / "threshold.json", {**self.threshold_, "metric": "mse", "units": "normalized"})
+                np.save(tmp / "train_scores.npy", np.asarray(self.train_scores_, dtype=np.float64))
+            if self.history_ is not None:
+                write_text(tmp / "history.csv", self.history_.to_csv())
+            if self.metrics_ is not None:
+                write_json(tmp / "metrics.json", self.metrics_)
+            if figures and self.history_ is not None and self.history_.loss:
+                plot_loss(self.history_, tmp / "loss.png")
+            if figures and self._val_sample is not None:
+                rec = self.reconstruct(self._val_sample)
+                plot_reconstructions(self._val_sample, rec, tmp / "reconstructions.png",
+                                     labels=[f"validation signal {i + 1}" for i in range(len(rec))],
+                                     title="Validation signals: original vs reconstruction")
+            write_json(tmp / "run.json", {"complete": True, "sigae_version": __version__,
+                                          "config_hash": self.config.hash(),
+                                          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            _replace_dir(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "SignalAutoencoder":
+        """Load a run folder written by :meth:`save` (safe mode: no code runs from it)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise RunFolderError(f"{path}: not a run folder (no such directory)")
+        missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
+        if missing:
+            raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
+        state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
+        if not state.get("complete"):
+            raise RunFolderError(f"{path}: the run folder is not marked complete (training was interrupted?)")
+        config = AutoencoderConfig.load(path / "config.json")
+        obj = cls(config)
+        obj.normalizer = normalizer_from_dict(_read_json(path / "normalizer.json", path))
+        obj._set_models(_load_keras_model(path / MODEL_FILE))
+        _check_model_matches_config(obj, path)
+        if (path / "threshold.json").is_file():
+            obj.threshold_ = _read_json(path / "threshold.json", path)
+            obj.train_scores_ = np.load(path / "train_scores.npy", allow_pickle=False) \
+                if (path / "train_scores.npy").is_file() else None
+        if (path / "metrics.json").is_file():
+            obj.metrics_ = _read_json(path / "metrics.json", path)
+        if (path / "history.csv").is_file():
+            obj.history_ = _read_history(path / "history.csv")
+        return obj
+
+    def __repr__(self):
+        state = "fitted" if self.autoencoder is not None and self.normalizer is not None else "unfitted"
+        return f"SignalAutoencoder({state}, input_length={self.config.input_length}, " \
+               f"latent_dim={self.config.latent_dim}, decoder={self.config.decoder!r}, tied={self.config.tied})"
+
+
+def load(path) -> SignalAutoencoder:
+    """Load a run folder: ``sigae.load(dir)`` is ``SignalAutoencoder.load(dir)``."""
+    return SignalAutoencoder.load(path)
+
+
+def _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile):
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ConfigError(f"--epochs: must be a whole number >= 1, got {epochs!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"--batch-size: must be a whole number >= 1, got {batch_size!r}")
+    if not 0 <= validation_split < 1:
+        raise ConfigError(f"--validation-split: must be in [0, 1), got {validation_split!r}")
+    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+        raise ConfigError(f"--patience: must be a whole number >= 1, got {patience!r}")
+    if not 0 < threshold_percentile <= 100:
+        raise ConfigError(f"threshold percentile: must be in (0, 100], got {threshold_percentile!r}")
+
+
+def _replace_dir(tmp: Path, path: Path) -> None:
+    """Move the finished *tmp* folder onto *path*, replacing an old one only at the last moment."""
+    if path.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.replace(path, trash / "run")
+        os.replace(tmp, path)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def _read_json(file: Path, folder: Path):
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: {file.name} is unreadable ({exc})") from None
+
+
+def _read_history(file: Path):
+    from .training import History
+
+    history = History()
+    for line in file.read_text(encoding="utf-8").splitlines()[1:]:
+        _, loss, val, seconds = line.split(",")
+        history.loss.append(float(loss))
+        if val:
+            history.val_loss.append(float(val))
+        history.seconds.append(float(seconds))
+    return history
+
+
+def _load_keras_model(file: Path):
+    import keras
+
+    from . import layers  # noqa: F401  (registers the tied layers for deserialization)
+
+    try:
+        return keras.saving.load_model(file, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad archive
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunFolderError(f"{file}: cannot load the model safely ({reason[:300]})") from None
+
+
+def _check_model_matches_config(obj: SignalAutoencoder, folder: Path) -> None:
+    """The saved model must have exactly the architecture config.json describes."""
+    from .network import build_models
+
+    _, _, expected = build_models(obj.config)
+    got = {w.path: tuple(w.shape) for w in obj.autoencoder.weights}
+    want = {w.path: tuple(w.shape) for w in expected.weights}
+    if got != want or tuple(obj.autoencoder.input_shape[1:]) != tuple(expected.input_shape[1:]):
+        raise RunFolderError(f"{folder}: model.keras and config.json disagree about the architecture "
+                             f"({len(got)} weights vs {len(want)} expected); the folder is inconsistent")

@@ -1,0 +1,145 @@
+"""Build the Keras models from an AutoencoderConfig, each exactly once.
+
+``build_models`` returns ``(encoder, decoder, autoencoder)`` where
+``autoencoder = Model(x, decoder(encoder(x)))``: the sub-models *are* the
+autoencoder's layers, so ``decoder(encoder(x))`` and ``autoencoder(x)`` run the
+same weights. Building a sub-model a second time (the bug of seed 003) gives
+fresh untrained weights; :func:`check_submodels` detects it.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from .config import AutoencoderConfig
+from .errors import RunFolderError, SigaeError
+from .layers import TIED_LAYERS, TiedConv1DTranspose, TiedDense
+
+
+def build_encoder(config: AutoencoderConfig) -> keras.Model:
+    """Conv1D(valid)/MaxPool stages, Flatten, Dense bottleneck."""
+    signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
+    h = signal
+    stages = zip(config.filters, config.kernel_sizes, config.pool_sizes)
+    for i, (filters, kernel, pool) in enumerate(stages, start=1):
+        h = layers.Conv1D(filters, kernel, padding="valid", activation=config.activation, name=f"encoder_conv{i}")(h)
+        h = layers.MaxPooling1D(pool, name=f"encoder_pool{i}")(h)
+    h = layers.Flatten(name="encoder_flatten")(h)
+    latent = layers.Dense(config.latent_dim, activation=config.activation, name="encoder_dense")(h)
+    return keras.Model(signal, latent, name="encoder")
+
+
+def build_seed_decoder(config: AutoencoderConfig) -> keras.Model:
+    """Seed 003's decoder: Reshape((latent, 1)), Conv1D/UpSampling stages in
+    reverse order, Flatten, Dense to the full length, Reshape((L, C))."""
+    latent = keras.Input(shape=(config.latent_dim,), name="latent")
+    h = layers.Reshape((config.latent_dim, 1), name="decoder_reshape_in")(latent)
+    stages = list(zip(config.filters, config.kernel_sizes, config.pool_sizes))[::-1]
+    for i, (filters, kernel, pool) in enumerate(stages, start=1):
+        h = layers.Conv1D(filters, kernel, padding="valid", activation=config.activation, name=f"decoder_conv{i}")(h)
+        h = layers.UpSampling1D(pool, name=f"decoder_upsample{i}")(h)
+    h = layers.Flatten(name="decoder_flatten")(h)
+    h = layers.Dense(config.input_length * config.channels, name="decoder_dense")(h)
+    signal = layers.Reshape((config.input_length, config.channels), name="decoder_reshape_out")(h)
+    return keras.Model(latent, signal, name="decoder")
+
+
+def build_mirror_decoder(config: AutoencoderConfig) -> keras.Model:
+    """The encoder mirrored layer by layer: Dense, Reshape, then per stage in
+    reverse UpSampling, zero-padding of what pooling dropped, and a transposed
+    convolution back to the stage's input channels. Tied layers reuse the
+    encoder twin's kernel."""
+    lengths = config.stage_lengths()
+    n_stages = len(config.filters)
+    latent = keras.Input(shape=(config.latent_dim,), name="latent")
+    flat_size = lengths[-1] * config.filters[-1]
+    if config.tied:
+        h = TiedDense(flat_size, tied_to="encoder_dense", activation=config.activation, name="decoder_dense")(latent)
+    else:
+        h = layers.Dense(flat_size, activation=config.activation, name="decoder_dense")(latent)
+    h = layers.Reshape((lengths[-1], config.filters[-1]), name="decoder_reshape")(h)
+    for stage in range(n_stages, 0, -1):
+        i = n_stages - stage + 1
+        kernel, pool = config.kernel_sizes[stage - 1], config.pool_sizes[stage - 1]
+        after_conv, after_pool = lengths[2 * stage - 1], lengths[2 * stage]
+        out_channels = config.channels if stage == 1 else config.filters[stage - 2]
+        activation = None if stage == 1 else config.activation
+        h = layers.UpSampling1D(pool, name=f"decoder_upsample{i}")(h)
+        h = layers.ZeroPadding1D((0, after_conv - after_pool * pool), name=f"decoder_pad{i}")(h)
+        name = f"decoder_deconv{i}"
+        if config.tied:
+            h = TiedConv1DTranspose(out_channels, kernel, tied_to=f"encoder_conv{stage}", activation=activation, name=name)(h)
+        else:
+            h = layers.Conv1DTranspose(out_channels, kernel, padding="valid", activation=activation, name=name)(h)
+    return keras.Model(latent, h, name="decoder")
+
+
+def build_models(config: AutoencoderConfig) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """Build encoder, decoder and ``autoencoder = Model(x, decoder(encoder(x)))`` once."""
+    encoder = build_encoder(config)
+    decoder = build_mirror_decoder(config) if config.decoder == "mirror" else build_seed_decoder(config)
+    link_ties(encoder, decoder)
+    signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
+    autoencoder = keras.Model(signal, decoder(encoder(signal)), name="autoencoder")
+    return encoder, decoder, autoencoder
+
+
+def submodels(autoencoder: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """The encoder and decoder *inside* an autoencoder (by name, never by index)."""
+    try:
+        return autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    except ValueError:
+        raise RunFolderError(f"model {autoencoder.name!r} has no 'encoder' and 'decoder' sub-models") from None
+
+
+def link_ties(encoder: keras.Model, decoder: keras.Model) -> None:
+    """Point every tied decoder layer at its encoder twin (after build or load)."""
+    for layer in decoder.layers:
+        if isinstance(layer, TIED_LAYERS):
+            try:
+                layer.tie(encoder.get_layer(layer.tied_to))
+            except ValueError:
+                raise RunFolderError(f"tied layer {layer.name!r} names {layer.tied_to!r}, which the encoder lacks") from None
+
+
+def tied_pairs(decoder: keras.Model) -> dict[str, str]:
+    """Decoder layer name -> encoder layer name, for every tied layer."""
+    return {layer.name: layer.tied_to for layer in decoder.layers if isinstance(layer, TIED_LAYERS)}
+
+
+class SubmodelMismatchError(SigaeError):
+    """The encoder/decoder are not the autoencoder's own sub-models."""
+
+
+def check_submodels(encoder: keras.Model, decoder: keras.Model, autoencoder: keras.Model) -> None:
+    """Raise SubmodelMismatchError unless *encoder* and *decoder* are the very
+    sub-models of *autoencoder* (same objects, hence same weights)."""
+    inner_encoder, inner_decoder = submodels(autoencoder)
+    for name, given, inner in (("encoder", encoder, inner_encoder), ("decoder", decoder, inner_decoder)):
+        if given is not inner:
+            raise SubmodelMismatchError(
+                f"the {name} is not the autoencoder's own {name}: it was built a second time and has "
+                "its own (untrained) weights; take it from the autoencoder instead of rebuilding it")
+
+
+def parameter_table(autoencoder: keras.Model) -> list[dict]:
+    """One row per layer of the encoder then the decoder: part, name, type,
+    output shape, weights (kernel entries), biases, total and, for a tied
+    layer, the encoder layer whose kernel it shares (its kernel is counted
+    there, once)."""
+    rows = []
+    for part, model in zip(("encoder", "decoder"), submodels(autoencoder)):
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            kernel = getattr(layer, "kernel", None) if not isinstance(layer, TIED_LAYERS) else None
+            bias = getattr(layer, "bias", None)
+            weights = int(np.prod(kernel.shape)) if kernel is not None else 0
+            biases = int(np.prod(bias.shape)) if bias is not None else 0
+            rows.append({"part": part, "layer": layer.name, "type": type(layer).__name__,
+                         "output_shape": tuple(layer.output.shape[1:]), "weights": weights, "biases": biases,
+                         "total": layer.count_params(),
+                         "tied_to": layer.tied_to if isinstance(layer, TIED_LAYERS) else None})
+    return rows

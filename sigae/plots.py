@@ -1,0 +1,138 @@
+"""Figures users look at: loss curves, reconstructions, score histogram, latent map.
+
+matplotlib with the Agg backend; every figure is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .fileutil import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    _pyplot().close(fig)
+    return Path(path)
+
+
+def plot_loss(history, path, title: str = "Training loss") -> Path:
+    """Training and validation MSE per epoch (log scale)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    epochs = np.arange(1, len(history.loss) + 1)
+    ax.plot(epochs, history.loss, label="training", marker="o" if len(epochs) < 30 else None)
+    if history.val_loss:
+        ax.plot(epochs, history.val_loss, label="validation", marker="o" if len(epochs) < 30 else None)
+    if history.best_epoch:
+        ax.axvline(history.best_epoch, color="grey", linestyle=":", label=f"best epoch ({history.best_epoch})")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (normalized units)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_reconstructions(original, reconstruction, path, labels=None, title="Reconstructions",
+                         units: str = "original units") -> Path:
+    """One row per signal: original and reconstruction overlaid, error below.
+
+    *original*, *reconstruction*: (k, L) or (k, L, C) arrays (first channel shown);
+    *labels*: one caption per row.
+    """
+    plt = _pyplot()
+    original = np.asarray(original)
+    reconstruction = np.asarray(reconstruction)
+    original = original[:, :, 0] if original.ndim == 3 else original
+    reconstruction = reconstruction[:, :, 0] if reconstruction.ndim == 3 else reconstruction
+    k = len(original)
+    fig, axes = plt.subplots(k, 2, figsize=(10, 1.9 * k + 0.8), squeeze=False, sharex=True,
+                             gridspec_kw={"width_ratios": [3, 2]}, layout="constrained")
+    t = np.arange(original.shape[1])
+    for row in range(k):
+        ax, ax_err = axes[row]
+        ax.plot(t, original[row], color="black", linewidth=1.0, label="original")
+        ax.plot(t, reconstruction[row], color="tab:orange", linewidth=1.0, label="reconstruction")
+        ax.set_ylabel(units, fontsize=8)
+        caption = labels[row] if labels is not None else f"signal {row + 1}"
+        ax.set_title(caption, fontsize=9, loc="left")
+        ax_err.plot(t, reconstruction[row] - original[row], color="tab:red", linewidth=0.8)
+        ax_err.axhline(0, color="grey", linewidth=0.5)
+        ax_err.set_title("error (reconstruction - original)", fontsize=9, loc="left")
+        if row == 0:
+            ax.legend(fontsize=8, loc="upper right")
+    axes[-1][0].set_xlabel("sample index")
+    axes[-1][1].set_xlabel("sample index")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_scores(scores, threshold, path, labels=None, metric="mse") -> Path:
+    """Histogram of anomaly scores with the threshold; labelled data coloured."""
+    plt = _pyplot()
+    scores = np.asarray(scores, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    positive = scores[scores > 0]
+    use_log = positive.size == scores.size and scores.size > 1 and positive.max() / positive.min() > 100
+    values = np.log10(scores) if use_log else scores
+    bins = np.histogram_bin_edges(values, bins=min(60, max(10, scores.size // 20)))
+    if labels is None:
+        ax.hist(values, bins=bins, color="tab:blue", alpha=0.8, label=f"signals ({scores.size})")
+    else:
+        truth = np.asarray(labels).reshape(-1) != 0
+        ax.hist(values[~truth], bins=bins, color="tab:blue", alpha=0.7, label=f"normal ({(~truth).sum()})")
+        ax.hist(values[truth], bins=bins, color="tab:red", alpha=0.7, label=f"anomalous ({truth.sum()})")
+    line = np.log10(threshold) if use_log and threshold > 0 else threshold
+    flagged = int((scores > threshold).sum())
+    ax.axvline(line, color="black", linestyle="--", label=f"threshold {threshold:.3g} ({flagged} flagged)")
+    ax.set_xlabel(f"log10 reconstruction {metric.upper()} (normalized units)" if use_log
+                  else f"reconstruction {metric.upper()} (normalized units)")
+    ax.set_ylabel("number of signals")
+    ax.set_yscale("log")
+    ax.set_title("Anomaly scores")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_latent(latent, path, color=None, color_label="score", categorical=False) -> Path:
+    """2-D PCA projection of the latent codes, coloured by score or label."""
+    plt = _pyplot()
+    latent = np.asarray(latent, dtype=np.float64)
+    centered = latent - latent.mean(axis=0)
+    _, s, vt = np.linalg.svd(centered, full_matrices=False)
+    xy = centered @ vt[:2].T
+    if xy.shape[1] < 2:
+        xy = np.column_stack([xy[:, 0], np.zeros(len(xy))])
+    explained = (s[:2] ** 2 / max((s ** 2).sum(), 1e-300)) * 100
+    fig, ax = plt.subplots(figsize=(6.5, 5.2), layout="constrained")
+    if color is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.7)
+    elif categorical:
+        color = np.asarray(color).reshape(-1)
+        for value in np.unique(color):
+            mask = color == value
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=10 if value == 0 else 22, alpha=0.7,
+                       label=f"{color_label} {value:g} ({mask.sum()})")
+        ax.legend(fontsize=8)
+    else:
+        points = ax.scatter(xy[:, 0], xy[:, 1], s=8, c=color, cmap="viridis", alpha=0.8)
+        fig.colorbar(points, ax=ax, label=color_label)
+    ax.set_xlabel(f"latent PC 1 ({explained[0]:.0f}% of variance)")
+    ax.set_ylabel(f"latent PC 2 ({explained[1] if len(explained) > 1 else 0:.0f}% of variance)")
+    ax.set_title(f"Latent codes ({latent.shape[1]} dimensions), 2-D PCA projection")
+    ax.grid(True, alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,141 @@
+"""Reconstruction errors, anomaly thresholds, ranking metrics and the PCA baseline.
+
+Everything here is plain numpy on normalized arrays ``(n, L, C)`` (or
+``(n, L)``), so it is cheap to test against direct computations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+from .errors import ConfigError, DataError
+
+METRICS = ("mse", "mae")
+
+
+def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.ndarray:
+    """Squared (mse) or absolute (mae) error at every point, averaged over channels: (n, L)."""
+    diff = np.asarray(y, dtype=np.float64) - np.asarray(x, dtype=np.float64)
+    if metric == "mse":
+        err = np.square(diff)
+    elif metric == "mae":
+        err = np.abs(diff)
+    else:
+        raise ConfigError(f"--metric: unknown metric {metric!r}; choose mse or mae")
+    return err.mean(axis=2) if err.ndim == 3 else err
+
+
+def reconstruction_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.ndarray:
+    """One score per signal: the mean of :func:`per_point_error`."""
+    return per_point_error(x, y, metric).mean(axis=1)
+
+
+def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0) -> dict:
+    """Thresholds from training scores: the given percentile and the maximum."""
+    train_scores = np.asarray(train_scores, dtype=np.float64)
+    return {"percentile": float(percentile),
+            "p": float(np.percentile(train_scores, percentile)),
+            "max": float(train_scores.max()),
+            "n_train": int(train_scores.size)}
+
+
+def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None = None) -> float:
+    """Turn ``None`` (the calibrated percentile), ``"max"``, ``"pNN"`` or a number into a threshold."""
+    if spec is None:
+        return float(calibration["p"])
+    text = str(spec).strip().lower()
+    if text == "max":
+        return float(calibration["max"])
+    if text.startswith("p"):
+        try:
+            q = float(text[1:])
+        except ValueError:
+            q = -1.0
+        if not 0 <= q <= 100:
+            raise ConfigError(f"--threshold: {spec!r} is not a percentile pNN with NN between 0 and 100")
+        if q == calibration["percentile"]:
+            return float(calibration["p"])
+        if train_scores is None:
+            raise ConfigError(f"--threshold: {spec!r} needs the training scores, which this run folder lacks")
+        return float(np.percentile(train_scores, q))
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"--threshold: {spec!r} is neither a number, 'max' nor a percentile like p99") from None
+    if not np.isfinite(value):
+        raise ConfigError(f"--threshold: {spec!r} is not a finite number")
+    return value
+
+
+@dataclass
+class ScoreResult:
+    """Per-signal anomaly scores and flags against a threshold."""
+
+    scores: np.ndarray
+    threshold: float
+    is_anomaly: np.ndarray
+    metric: str = "mse"
+    per_point: np.ndarray | None = None
+
+    def __len__(self):
+        return len(self.scores)
+
+
+def _binary_labels(labels, n: int) -> np.ndarray:
+    labels = np.asarray(labels).reshape(-1)
+    if labels.size != n:
+        raise DataError(f"labels: {labels.size} labels for {n} signals")
+    truth = labels != 0
+    if truth.all() or not truth.any():
+        raise DataError("labels: need both normal (0) and anomalous (nonzero) signals to rank")
+    return truth
+
+
+def auroc(scores, labels) -> float:
+    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
+    truth = _binary_labels(labels, len(scores))
+    ranks = rankdata(np.asarray(scores, dtype=np.float64))
+    n_pos, n_neg = truth.sum(), (~truth).sum()
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(scores, labels) -> float:
+    """Average precision: mean of the precision at the rank of each anomaly (ties broken pessimistically)."""
+    truth = _binary_labels(labels, len(scores))
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.lexsort((truth, -scores))  # highest score first; among ties, normals first
+    hits = truth[order]
+    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision_at[hits].mean())
+
+
+def detection_report(scores, labels, threshold: float) -> dict:
+    """AUROC, average precision, and precision/recall of ``scores > threshold``."""
+    truth = _binary_labels(labels, len(scores))
+    flagged = np.asarray(scores) > threshold
+    tp = int((flagged & truth).sum())
+    return {"auroc": auroc(scores, labels), "average_precision": average_precision(scores, labels),
+            "precision": tp / int(flagged.sum()) if flagged.any() else 0.0,
+            "recall": tp / int(truth.sum()), "flagged": int(flagged.sum()), "anomalies": int(truth.sum())}
+
+
+class PCABaseline:
+    """PCA with k components fitted on (flattened) training signals, via SVD."""
+
+    def __init__(self, n_components: int):
+        self.n_components = int(n_components)
+
+    def fit(self, x):
+        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        self.mean_ = flat.mean(axis=0)
+        _, _, vt = np.linalg.svd(flat - self.mean_, full_matrices=False)
+        self.components_ = vt[: self.n_components]
+        return self
+
+    def reconstruct(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        flat = x.reshape(len(x), -1) - self.mean_
+        return ((flat @ self.components_.T) @ self.components_ + self.mean_).reshape(x.shape)

@@ -1,0 +1,167 @@
+"""The training loop: one compiled step, early stopping, NaN guard, history.
+
+A hand-written loop instead of ``Model.fit`` so that the step, the shuffling
+and the stopping rules are ours: the same loop serves every use and its
+behaviour does not depend on Keras' callback machinery.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import TrainingError
+
+
+def set_seed(seed: int | None) -> None:
+    """Seed Python, numpy and TensorFlow, and ask TensorFlow for deterministic ops."""
+    if seed is None:
+        return
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class History:
+    """Per-epoch losses (mean squared error in normalized units)."""
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict:
+        return {"loss": self.loss, "val_loss": self.val_loss, "seconds": self.seconds}
+
+    def to_csv(self) -> str:
+        rows = ["epoch,loss,val_loss,seconds"]
+        for i, loss in enumerate(self.loss):
+            val = self.val_loss[i] if i < len(self.val_loss) else ""
+            rows.append(f"{i + 1},{loss!r},{val!r},{self.seconds[i]:.3f}")
+        return "\n".join(rows) + "\n"
+
+
+def make_predict_fn(model):
+    """A compiled inference call of *model* (no training-mode layers)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def predict(x):
+        return model(x, training=False)
+
+    return predict
+
+
+def predict_batches(fn, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Apply compiled *fn* to float32 *x* in batches and stack the results."""
+    out = [fn(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
+    return np.concatenate(out, axis=0) if out else np.zeros((0,), dtype=np.float32)
+
+
+def mse_per_batch(fn, x: np.ndarray, batch_size: int = 2048) -> float:
+    """Mean squared reconstruction error of *x* under compiled autoencoder *fn*."""
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        total += float(np.sum(np.square(fn(xb).numpy() - xb, dtype=np.float64)))
+    return total / x.size
+
+
+def _progress(verbose):
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
+
+
+def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None, *, epochs: int,
+                      batch_size: int, learning_rate: float, patience: int | None = None,
+                      seed: int | None = None, verbose="auto", log=print) -> History:
+    """Train *autoencoder* to reproduce its input (MSE, Adam).
+
+    *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``. With
+    *patience*, training stops when the monitored loss (validation if there is
+    a validation set, else training) has not improved for that many epochs, and
+    the best weights are restored. A NaN/Inf loss stops training at once with
+    the best weights restored and raises :class:`TrainingError`.
+    """
+    import keras
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    variables = autoencoder.trainable_variables
+    optimizer.build(variables)
+
+    @tf.function(input_signature=[tf.TensorSpec((None,) + x_train.shape[1:], tf.float32)])
+    def train_step(xb):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(autoencoder(xb, training=True) - xb))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    predict = make_predict_fn(autoencoder)
+    rng = np.random.default_rng(seed)
+    n = len(x_train)
+    steps = math.ceil(n / batch_size)
+    mode = _progress(verbose)
+    history = History()
+    best, best_weights, waited = math.inf, None, 0
+
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        order = rng.permutation(n)
+        bar = keras.utils.Progbar(steps, stateful_metrics=["loss", "val_loss"]) if mode == 1 else None
+        if bar is not None:
+            log(f"Epoch {epoch}/{epochs}")
+        total = 0.0
+        for step in range(steps):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            loss = float(train_step(tf.constant(x_train[idx])))
+            total += loss * len(idx)
+            if bar is not None:
+                bar.update(step + 1, [("loss", total / min(n, (step + 1) * batch_size))], finalize=False)
+        train_loss = total / n
+        val_loss = mse_per_batch(predict, x_val) if x_val is not None and len(x_val) else None
+        history.loss.append(train_loss)
+        if val_loss is not None:
+            history.val_loss.append(val_loss)
+        history.seconds.append(time.perf_counter() - start)
+        monitored = train_loss if val_loss is None else val_loss
+
+        if bar is not None:
+            bar.update(steps, [("loss", train_loss)] + ([("val_loss", val_loss)] if val_loss is not None else []),
+                       finalize=True)
+        elif mode == 2:
+            val_text = "" if val_loss is None else f" - val_loss {val_loss:.6g}"
+            log(f"epoch {epoch}/{epochs} - loss {train_loss:.6g}{val_text} - {history.seconds[-1]:.1f}s")
+
+        if not math.isfinite(monitored) or not math.isfinite(train_loss):
+            if best_weights is not None:
+                autoencoder.set_weights(best_weights)
+            kept = f"the weights of epoch {history.best_epoch} (loss {best:.6g}) were kept" if best_weights is not None \
+                else "no epoch finished with a finite loss"
+            raise TrainingError(f"training: the loss became NaN/Inf at epoch {epoch}; {kept}; "
+                                "try a lower --learning-rate or check the input for extreme values")
+        if monitored < best:
+            best, waited, history.best_epoch = monitored, 0, epoch
+            best_weights = autoencoder.get_weights()
+        else:
+            waited += 1
+            if patience is not None and waited >= patience:
+                history.stopped_early = True
+                if mode:
+                    log(f"early stopping at epoch {epoch}: no improvement for {patience} epochs; "
+                        f"restoring the weights of epoch {history.best_epoch}")
+                break
+    if patience is not None and best_weights is not None:
+        autoencoder.set_weights(best_weights)
+    return history

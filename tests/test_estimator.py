@@ -1,0 +1,93 @@
+"""SignalAutoencoder: parity after fit and after save/load, original units, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+import sigae
+from sigae import DataError, NotFittedError, OutputExistsError, RunFolderError, SignalAutoencoder
+from sigae.network import check_submodels
+
+from conftest import TINY, make_signals
+
+
+def test_parity_after_fit(trained):
+    model, _, x = trained
+    check_submodels(model.encoder, model.decoder, model.autoencoder)
+    xn = model.normalizer.transform(x)[:, :, None].astype("float32")
+    # Same objects, same input, same eager path: bitwise equal.
+    assert np.array_equal(model.decoder(model.encoder(xn)).numpy(), model.autoencoder(xn).numpy())
+    # The API composes the same compiled sub-model calls: decode(encode(x)) is reconstruct(x).
+    assert np.array_equal(model.decode(model.encode(x)), model.reconstruct(x))
+
+
+def test_submodel_weights_are_the_autoencoders(trained, tiny_config):
+    model = SignalAutoencoder(tiny_config).fit(make_signals(n=20), epochs=1, batch_size=10, verbose=0, seed=3)
+    inner = model.autoencoder.get_layer("decoder").get_layer("decoder_dense")
+    new_bias = inner.bias.numpy() + 0.5
+    model.decoder.get_layer("decoder_dense").bias.assign(new_bias)
+    assert np.array_equal(inner.bias.numpy(), new_bias)
+
+
+def test_save_load_keeps_parity_and_results(trained):
+    model, run, x = trained
+    loaded = sigae.load(run)
+    check_submodels(loaded.encoder, loaded.decoder, loaded.autoencoder)
+    # Same weights, same compiled call path on this machine: identical numbers.
+    assert np.array_equal(loaded.encode(x), model.encode(x))
+    assert np.array_equal(loaded.reconstruct(x), model.reconstruct(x))
+    assert np.array_equal(loaded.decode(loaded.encode(x)), loaded.reconstruct(x))
+    xn = loaded.normalizer.transform(x)[:, :, None].astype("float32")
+    assert np.array_equal(loaded.decoder(loaded.encoder(xn)).numpy(), loaded.autoencoder(xn).numpy())
+    assert loaded.history_.loss == pytest.approx(model.history_.loss, rel=1e-12)
+
+
+def test_reconstruction_is_in_original_units(trained):
+    model, _, x = trained
+    rec = model.reconstruct(x)
+    assert rec.shape == x.shape
+    # The signals sit around 3.0 (see make_signals); a normalized-units output would sit around 0.
+    assert abs(rec.mean() - x.mean()) < 0.3 * x.std()
+
+
+def test_metrics_report_pca_baseline(trained):
+    model, run, _ = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["pca"]["components"] == TINY["latent_dim"]
+    assert metrics["n_train"] + metrics["n_val"] == 80 and metrics["n_val"] == 16
+    for key in ("train_mse", "val_mse", "train_mse_original_units", "val_mse_original_units"):
+        assert metrics["autoencoder"][key] > 0 and metrics["pca"][key] > 0
+
+
+def test_per_signal_model_needs_stats_to_decode(tiny_config):
+    x = make_signals(n=20)
+    model = SignalAutoencoder(tiny_config, normalize="per-signal").fit(x, epochs=1, batch_size=10, verbose=0)
+    with pytest.raises(sigae.ConfigError, match="signal_stats"):
+        model.decode(model.encode(x))
+    assert np.array_equal(model.decode(model.encode(x), stats=model.signal_stats(x)), model.reconstruct(x))
+
+
+def test_unfitted_and_wrong_shapes_are_clear_errors(trained, tiny_config):
+    with pytest.raises(NotFittedError):
+        SignalAutoencoder(tiny_config).encode(make_signals(n=3))
+    model, _, _ = trained
+    with pytest.raises(DataError, match="expects 64 points"):
+        model.encode(np.zeros((3, 50)))
+    with pytest.raises(DataError, match="NaN/Inf"):
+        model.encode(np.full((3, 64), np.nan))
+    with pytest.raises(DataError, match=r"expected shape \(n, 4\)"):
+        model.decode(np.zeros((3, 5)))
+
+
+def test_save_refuses_existing_folder_and_load_refuses_broken_ones(trained, tmp_path):
+    model, run, _ = trained
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        model.save(run)
+    with pytest.raises(RunFolderError, match="no such directory"):
+        sigae.load(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    with pytest.raises(RunFolderError, match="missing model.keras"):
+        sigae.load(broken)
