@@ -98,9 +98,11 @@ def _check_output(path, overwrite):
 def train_parser(prog="sigae-train"):
     p = _parser(prog, "Train a 1-D convolutional autoencoder on the signals in FILE and write a run folder.",
                 "sigae-train sample_data/signals.mat --epochs 50 --out runs/demo")
-    p.add_argument("file", help="signals file (.mat any version, .npy, .npz, .csv, .txt, .h5)")
+    p.add_argument("file", nargs="?", help="signals file (.mat any version, .npy, .npz, .csv, .txt, .h5)")
     _add_input_options(p)
     p.add_argument("--out", help="run folder to write (default: runs/<file stem>)")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch "
+                                                   "(options and signals file come from the run folder)")
     p.add_argument("--epochs", type=_positive_int, default=100, help="training epochs (default 100)")
     p.add_argument("--batch-size", type=_positive_int, default=100, help="signals per step (default 100)")
     p.add_argument("--validation-split", type=_fraction, default=0.2,
@@ -120,36 +122,100 @@ def train_parser(prog="sigae-train"):
     return p
 
 
+class _StopRequest:
+    """SIGINT/SIGTERM handler: ask the training loop to stop after the current step."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum=None, frame=None):
+        if self.requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after the current step (press Ctrl-C again to abort at once)", file=sys.stderr)
+
+    def install(self):
+        import signal
+
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+        return lambda: self.requested
+
+
 def cmd_train(args):
     from .config import AutoencoderConfig
-
-    out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
-    config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
-                               tied=args.tied, learning_rate=args.learning_rate)
-    x, source = _load_signals(args, args.file)
-    config = config.with_updates(input_length=x.shape[1], channels=1 if x.ndim == 2 else x.shape[2])
-    print(f"{source.path}: {x.shape[0]} signals x {x.shape[1]} points"
-          + (f" x {x.shape[2]} channels" if x.ndim == 3 else "") + f" from variable '{source.var}'")
-
     from .estimator import SignalAutoencoder
+    from .training import TrainingInterrupted
 
-    model = SignalAutoencoder(config)
-    model.fit(x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-              verbose=0 if args.quiet else "auto", patience=args.patience, seed=args.seed)
-    model.metrics_["source"] = {"file": str(source.path), "variable": source.var, "orientation": source.orientation}
-    model.save(out, overwrite=args.overwrite)
+    stop = _StopRequest()
+    verbose = 0 if args.quiet else "auto"
+    if args.resume:
+        out = Path(args.resume)
+        training = _read_training_options(out)
+        src = training.get("source") or {}
+        file = args.file or src.get("file")
+        if not file:
+            raise SigaeError(f"--resume {out}: the run does not record its signals file; give FILE")
+        args.var = args.var or src.get("variable")
+        args.orientation = args.orientation or src.get("orientation")
+        x, _ = _load_signals(args, file)
+        print(f"resuming {out} on {file}")
+        try:
+            model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install())
+        except TrainingInterrupted as exc:
+            return _interrupted(exc, out)
+    else:
+        if not args.file:
+            raise SigaeError("FILE is required (or --resume RUN)")
+        out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
+        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+            raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
+        config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
+                                   tied=args.tied, learning_rate=args.learning_rate)
+        x, source = _load_signals(args, args.file)
+        config = config.with_updates(input_length=x.shape[1], channels=1 if x.ndim == 2 else x.shape[2])
+        print(f"{source.path}: {x.shape[0]} signals x {x.shape[1]} points"
+              + (f" x {x.shape[2]} channels" if x.ndim == 3 else "") + f" from variable '{source.var}'")
+        provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
+                      "orientation": source.orientation}
+        try:
+            model = SignalAutoencoder(config).fit(
+                x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
+                verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out, overwrite=args.overwrite,
+                should_stop=stop.install(), source=provenance)
+        except TrainingInterrupted as exc:
+            return _interrupted(exc, out)
     print(training_summary(model.metrics_))
     print(f"run folder: {out}/")
     for name, what in (("model.keras", "the trained autoencoder (encoder and decoder inside)"),
                        ("config.json", "architecture"), ("normalizer.json", "normalization statistics"),
                        ("history.csv", "loss per epoch"), ("metrics.json", "final errors, PCA baseline"),
                        ("threshold.json", "anomaly threshold from the training signals"),
-                       ("loss.png", "loss curves"), ("reconstructions.png", "validation reconstructions")):
+                       ("loss.png", "loss curves"), ("reconstructions.png", "validation reconstructions"),
+                       ("checkpoints/", "best and last checkpoints (weights + optimizer state)")):
         if (out / name).exists():
             print(f"  {name:<20} {what}")
     return 0
+
+
+def _read_training_options(run_dir: Path) -> dict:
+    import json
+
+    from .errors import RunFolderError
+
+    file = run_dir / "training.json"
+    if not file.is_file():
+        raise RunFolderError(f"--resume {run_dir}: not a resumable run folder (no training.json)")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"--resume {run_dir}: training.json is unreadable ({exc})") from None
+
+
+def _interrupted(exc, out) -> int:
+    print(f"sigae-train: interrupted; {exc.epochs_done} epoch(s) completed and checkpointed in {out}/checkpoints; "
+          f"resume with: sigae-train --resume {out}", file=sys.stderr)
+    return 130
 
 
 def training_summary(metrics: dict) -> str:

@@ -16,6 +16,7 @@ from .errors import ConfigError
 
 DECODERS = ("seed", "mirror")
 NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
+LR_SCHEDULES = ("constant", "cosine")
 CONFIG_VERSION = 1
 
 
@@ -40,6 +41,7 @@ class AutoencoderConfig:
     tied: bool = False
     normalize: str = "global"
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self):
@@ -68,6 +70,8 @@ class AutoencoderConfig:
             raise ConfigError(f"config: normalize must be one of {', '.join(NORMALIZERS)}, got {self.normalize!r}")
         if self.tied and self.decoder != "mirror":
             raise ConfigError("config: tied weights need the mirrored decoder (decoder='mirror', --decoder mirror)")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"config: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"config: learning_rate must be > 0, got {self.learning_rate!r}")
         self.stage_lengths()  # raises ConfigError for a too-short input

@@ -25,7 +25,6 @@ from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_e
                       resolve_threshold)
 
 MODEL_FILE = "model.keras"
-RUN_FILES = ("model.keras", "config.json", "normalizer.json", "threshold.json", "train_scores.npy", "run.json")
 PREDICT_BATCH = 1024
 
 
@@ -70,6 +69,7 @@ class SignalAutoencoder:
         self.threshold_ = None
         self.train_scores_ = None
         self.train_index_ = self.val_index_ = None
+        self.training_ = None
         self._predict_fns = {}
         self._val_sample = None
 
@@ -103,16 +103,21 @@ class SignalAutoencoder:
     # ------------------------------------------------------------------ training
     def fit(self, x, epochs: int = 100, batch_size: int = 100, validation_split: float = 0.2,
             verbose="auto", patience: int | None = None, seed: int | None = None,
-            threshold_percentile: float = 99.0, log=print) -> "SignalAutoencoder":
+            threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
+            should_stop=None, source: dict | None = None) -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
 
         The validation split is a random subset (seeded by *seed*), not the
         last rows, so sorted files are split fairly. After training it records
         ``history_``, ``metrics_`` (autoencoder vs PCA baseline) and
         ``threshold_`` (anomaly threshold calibrated on the training signals).
-        """
-        from .training import set_seed, train_autoencoder
 
+        With *run_dir*, the run folder is written as training goes: config,
+        normalizer and split first, then a checkpoint and ``history.csv`` after
+        every epoch, and the results at the end (``run.json`` says whether the
+        run is complete). An interrupted run continues with :meth:`resume`.
+        *should_stop* is polled after every step (see ``training.train_autoencoder``).
+        """
         x = as_signals(x)
         _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
         n = len(x)
@@ -123,32 +128,74 @@ class SignalAutoencoder:
         if n - n_val < 2:
             raise DataError(f"signals: only {n - n_val} training signal(s); need at least 2")
         self.config = self.config.with_updates(input_length=x.shape[1], channels=x.shape[2])
+        if run_dir is not None:
+            run_dir = _prepare_run_dir(run_dir, overwrite)
 
-        set_seed(seed)
         order = np.random.default_rng(seed).permutation(n)
-        train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
-        x_train, x_val = x[train_idx], x[val_idx]
-        self.train_index_, self.val_index_ = train_idx, val_idx
+        self.train_index_, self.val_index_ = np.sort(order[n_val:]), np.sort(order[:n_val])
+        self.normalizer = make_normalizer(self.config.normalize).fit(x[self.train_index_])
+        self.training_ = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
+                          "patience": patience, "seed": seed, "threshold_percentile": threshold_percentile,
+                          "n_signals": n, "source": source}
+        if run_dir is not None:
+            self._write_setup(run_dir)
+        return self._train(x, run_dir, resume=False, verbose=verbose, log=log, should_stop=should_stop)
 
-        self.normalizer = make_normalizer(self.config.normalize).fit(x_train)
+    @classmethod
+    def resume(cls, run_dir, x, verbose="auto", log=print, should_stop=None) -> "SignalAutoencoder":
+        """Continue an interrupted run in *run_dir* on the same signals *x*, from its last completed epoch."""
+        run_dir = Path(run_dir)
+        for name in ("config.json", "normalizer.json", "training.json", "split.npz", "checkpoints/last.npz"):
+            if not (run_dir / name).is_file():
+                raise RunFolderError(f"{run_dir}: cannot resume, {name} is missing"
+                                     + (" (no epoch was completed)" if name.startswith("checkpoints") else ""))
+        state = _read_json(run_dir / "run.json", run_dir) if (run_dir / "run.json").is_file() else {}
+        if state.get("complete"):
+            raise RunFolderError(f"{run_dir}: the run is already complete; nothing to resume")
+        obj = cls(AutoencoderConfig.load(run_dir / "config.json"))
+        obj.normalizer = normalizer_from_dict(_read_json(run_dir / "normalizer.json", run_dir))
+        obj.training_ = _read_json(run_dir / "training.json", run_dir)
+        with np.load(run_dir / "split.npz", allow_pickle=False) as split:
+            obj.train_index_, obj.val_index_ = split["train"], split["val"]
+        x = as_signals(x)
+        obj._check_shape(x, "signals")
+        if len(x) != obj.training_["n_signals"]:
+            raise DataError(f"signals: {len(x)} signals, but the run was started on {obj.training_['n_signals']}")
+        return obj._train(x, run_dir, resume=True, verbose=verbose, log=log, should_stop=should_stop)
+
+    def _train(self, x, run_dir, resume, verbose, log, should_stop) -> "SignalAutoencoder":
+        from .fileutil import write_text
+        from .training import set_seed, train_autoencoder
+
+        t = self.training_
+        set_seed(t["seed"])
+        x_train, x_val = x[self.train_index_], x[self.val_index_]
         xn_train = self.normalizer.transform(x_train).astype(np.float32)
-        xn_val = self.normalizer.transform(x_val).astype(np.float32) if n_val else None
-
+        xn_val = self.normalizer.transform(x_val).astype(np.float32) if len(x_val) else None
         self.build()
+
+        def write_history(epoch, history):
+            write_text(run_dir / "history.csv", history.to_csv())
+
         start = time.perf_counter()
         self.history_ = train_autoencoder(
-            self.autoencoder, xn_train, xn_val, epochs=epochs, batch_size=batch_size,
-            learning_rate=self.config.learning_rate, patience=patience, seed=seed, verbose=verbose, log=log)
+            self.autoencoder, xn_train, xn_val, epochs=t["epochs"], batch_size=t["batch_size"],
+            learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule, patience=t["patience"],
+            seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
+            checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
+            on_epoch_end=None if run_dir is None else write_history)
         seconds = time.perf_counter() - start
 
         train_rec = self._reconstruct_normalized(xn_train)
         self.train_scores_ = reconstruction_error(xn_train, train_rec)
-        self.threshold_ = calibrate_threshold(self.train_scores_, threshold_percentile)
+        self.threshold_ = calibrate_threshold(self.train_scores_, t["threshold_percentile"])
         self.metrics_ = self._fit_metrics(x_train, x_val, xn_train, xn_val, train_rec, seconds)
-        self.metrics_["training"] = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
-                                     "patience": patience, "seed": seed}
-        sample = val_idx if n_val else train_idx
-        self._val_sample = x[sample[:4]]
+        self.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
+        if t.get("source"):
+            self.metrics_["source"] = t["source"]
+        self._val_sample = x[(self.val_index_ if len(self.val_index_) else self.train_index_)[:4]]
+        if run_dir is not None:
+            self._write_results(run_dir)
         return self
 
     def _fit_metrics(self, x_train, x_val, xn_train, xn_val, train_rec, seconds) -> dict:
@@ -253,9 +300,6 @@ class SignalAutoencoder:
     # ------------------------------------------------------------------ persistence
     def save(self, path, overwrite: bool = False, figures: bool = True) -> Path:
         """Write a complete run folder atomically (a temporary folder renamed into place)."""
-        from .fileutil import write_json, write_text
-        from .plots import plot_loss, plot_reconstructions
-
         self._check_ready()
         path = Path(path)
         if path.exists() and not path.is_dir():
@@ -265,31 +309,53 @@ class SignalAutoencoder:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:
-            self.autoencoder.save(tmp / MODEL_FILE)
-            write_text(tmp / "config.json", self.config.to_json())
-            write_json(tmp / "normalizer.json", self.normalizer.to_dict())
-            if self.threshold_ is not None:
-                write_json(tmp / "threshold.json", {**self.threshold_, "metric": "mse", "units": "normalized"})
-                np.save(tmp / "train_scores.npy", np.asarray(self.train_scores_, dtype=np.float64))
-            if self.history_ is not None:
-                write_text(tmp / "history.csv", self.history_.to_csv())
-            if self.metrics_ is not None:
-                write_json(tmp / "metrics.json", self.metrics_)
-            if figures and self.history_ is not None and self.history_.loss:
-                plot_loss(self.history_, tmp / "loss.png")
-            if figures and self._val_sample is not None:
-                rec = self.reconstruct(self._val_sample)
-                plot_reconstructions(self._val_sample, rec, tmp / "reconstructions.png",
-                                     labels=[f"validation signal {i + 1}" for i in range(len(rec))],
-                                     title="Validation signals: original vs reconstruction")
-            write_json(tmp / "run.json", {"complete": True, "sigae_version": __version__,
-                                          "config_hash": self.config.hash(),
-                                          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            self._write_setup(tmp)
+            self._write_results(tmp, figures)
             _replace_dir(tmp, path)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return path
+
+    def _write_setup(self, folder: Path) -> None:
+        """What a run needs before training: config, normalizer, split, options; marked incomplete."""
+        from .fileutil import atomic_path, write_json, write_text
+
+        write_text(folder / "config.json", self.config.to_json())
+        write_json(folder / "normalizer.json", self.normalizer.to_dict())
+        if self.train_index_ is not None:
+            with atomic_path(folder / "split.npz") as tmp:
+                np.savez(tmp, train=self.train_index_, val=self.val_index_)
+        if getattr(self, "training_", None) is not None:
+            write_json(folder / "training.json", self.training_)
+        write_json(folder / "run.json", {"complete": False, "sigae_version": __version__,
+                                         "config_hash": self.config.hash()})
+
+    def _write_results(self, folder: Path, figures: bool = True) -> None:
+        """The trained model and its results, then the completion mark (last)."""
+        from .fileutil import atomic_path, write_json, write_text
+        from .plots import plot_loss, plot_reconstructions
+
+        with atomic_path(folder / MODEL_FILE) as tmp:
+            self.autoencoder.save(tmp)
+        if self.threshold_ is not None:
+            write_json(folder / "threshold.json", {**self.threshold_, "metric": "mse", "units": "normalized"})
+            with atomic_path(folder / "train_scores.npy") as tmp:
+                np.save(tmp, np.asarray(self.train_scores_, dtype=np.float64))
+        if self.history_ is not None:
+            write_text(folder / "history.csv", self.history_.to_csv())
+        if self.metrics_ is not None:
+            write_json(folder / "metrics.json", self.metrics_)
+        if figures and self.history_ is not None and self.history_.loss:
+            plot_loss(self.history_, folder / "loss.png")
+        if figures and self._val_sample is not None:
+            rec = self.reconstruct(self._val_sample)
+            plot_reconstructions(self._val_sample, rec, folder / "reconstructions.png",
+                                 labels=[f"validation signal {i + 1}" for i in range(len(rec))],
+                                 title="Validation signals: original vs reconstruction")
+        write_json(folder / "run.json", {"complete": True, "sigae_version": __version__,
+                                         "config_hash": self.config.hash(),
+                                         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
     @classmethod
     def load(cls, path) -> "SignalAutoencoder":
@@ -302,7 +368,8 @@ class SignalAutoencoder:
             raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
         state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
         if not state.get("complete"):
-            raise RunFolderError(f"{path}: the run folder is not marked complete (training was interrupted?)")
+            raise RunFolderError(f"{path}: the run is not complete (training interrupted?); "
+                                 f"continue it with: sigae-train --resume {path}")
         config = AutoencoderConfig.load(path / "config.json")
         obj = cls(config)
         obj.normalizer = normalizer_from_dict(_read_json(path / "normalizer.json", path))
@@ -340,6 +407,19 @@ def _check_fit_args(epochs, batch_size, validation_split, patience, threshold_pe
         raise ConfigError(f"--patience: must be a whole number >= 1, got {patience!r}")
     if not 0 < threshold_percentile <= 100:
         raise ConfigError(f"threshold percentile: must be in (0, 100], got {threshold_percentile!r}")
+
+
+def _prepare_run_dir(run_dir, overwrite: bool) -> Path:
+    """An empty run folder to train into; an existing non-empty one only with *overwrite*."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputExistsError(f"{run_dir}: exists and is not a folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise OutputExistsError(f"{run_dir}: run folder exists and is not empty; pass --overwrite to replace it")
+        shutil.rmtree(run_dir)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 def _replace_dir(tmp: Path, path: Path) -> None:

@@ -7,14 +7,16 @@ behaviour does not depend on Keras' callback machinery.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from .errors import TrainingError
+from .errors import RunFolderError, TrainingError
 
 
 def set_seed(seed: int | None) -> None:
@@ -38,8 +40,8 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
 
-    def as_dict(self) -> dict:
-        return {"loss": self.loss, "val_loss": self.val_loss, "seconds": self.seconds}
+    def as_state(self) -> dict:
+        return asdict(self)
 
     def to_csv(self) -> str:
         rows = ["epoch,loss,val_loss,seconds"]
@@ -83,9 +85,61 @@ def _progress(verbose):
     return int(verbose)
 
 
+def make_learning_rate(learning_rate: float, schedule: str, total_steps: int):
+    """A constant rate, or cosine decay from *learning_rate* to 1% of it over *total_steps*."""
+    import keras
+
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps), alpha=0.01)
+    return learning_rate
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on request (SIGINT/SIGTERM) after finishing a step."""
+
+    def __init__(self, epochs_done: int):
+        super().__init__(f"training interrupted; {epochs_done} epoch(s) completed")
+        self.epochs_done = epochs_done
+
+
+def _save_checkpoint(path: Path, autoencoder, optimizer, state: dict) -> None:
+    """Weights, optimizer state and loop state in one .npz, written atomically."""
+    from .fileutil import atomic_path
+
+    arrays = {f"weight_{i:04d}": w for i, w in enumerate(autoencoder.get_weights())}
+    arrays.update({f"optimizer_{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    arrays["state"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
+
+
+def load_checkpoint(path: Path, autoencoder, optimizer=None) -> dict:
+    """Restore weights (and optimizer state) from a checkpoint; return its loop state."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = sorted(data.files)
+            weights = [data[k] for k in names if k.startswith("weight_")]
+            opt_values = [data[k] for k in names if k.startswith("optimizer_")]
+            state = json.loads(data["state"].tobytes().decode("utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise RunFolderError(f"{path}: unreadable checkpoint ({exc})") from None
+    try:
+        autoencoder.set_weights(weights)
+        if optimizer is not None:
+            if len(opt_values) != len(optimizer.variables):
+                raise ValueError(f"{len(opt_values)} optimizer values for {len(optimizer.variables)} variables")
+            for variable, value in zip(optimizer.variables, opt_values):
+                variable.assign(value)
+    except ValueError as exc:
+        raise RunFolderError(f"{path}: checkpoint does not fit this model ({exc})") from None
+    return state
+
+
 def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None, *, epochs: int,
-                      batch_size: int, learning_rate: float, patience: int | None = None,
-                      seed: int | None = None, verbose="auto", log=print) -> History:
+                      batch_size: int, learning_rate: float, lr_schedule: str = "constant",
+                      patience: int | None = None, seed: int | None = None, verbose="auto", log=print,
+                      checkpoint_dir=None, resume: bool = False, should_stop=None,
+                      on_epoch_end=None) -> History:
     """Train *autoencoder* to reproduce its input (MSE, Adam).
 
     *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``. With
@@ -93,11 +147,20 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     a validation set, else training) has not improved for that many epochs, and
     the best weights are restored. A NaN/Inf loss stops training at once with
     the best weights restored and raises :class:`TrainingError`.
+
+    With *checkpoint_dir*, ``last.npz`` (weights, optimizer state, epoch,
+    history) is written after every epoch and ``best.npz`` whenever the
+    monitored loss improves; *resume* continues from ``last.npz`` exactly as
+    an uninterrupted run would. *should_stop* is polled after every step; when
+    it returns true, :class:`TrainingInterrupted` is raised (the last completed
+    epoch is in ``last.npz``).
     """
     import keras
     import tensorflow as tf
 
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    n = len(x_train)
+    steps = math.ceil(n / batch_size)
+    optimizer = keras.optimizers.Adam(learning_rate=make_learning_rate(learning_rate, lr_schedule, epochs * steps))
     variables = autoencoder.trainable_variables
     optimizer.build(variables)
 
@@ -110,13 +173,36 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
 
     predict = make_predict_fn(autoencoder)
     rng = np.random.default_rng(seed)
-    n = len(x_train)
-    steps = math.ceil(n / batch_size)
     mode = _progress(verbose)
     history = History()
-    best, best_weights, waited = math.inf, None, 0
+    best, best_weights, waited, first_epoch = math.inf, None, 0, 1
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
 
-    for epoch in range(1, epochs + 1):
+    if resume:
+        state = load_checkpoint(checkpoint_dir / "last.npz", autoencoder, optimizer)
+        history = History(**state["history"])
+        best, waited, first_epoch = state["best"], state["waited"], state["epoch"] + 1
+        for _ in range(state["epoch"]):
+            rng.permutation(n)  # replay the shuffles of the epochs already done
+        if (checkpoint_dir / "best.npz").is_file():
+            current = autoencoder.get_weights()
+            load_checkpoint(checkpoint_dir / "best.npz", autoencoder)
+            best_weights = autoencoder.get_weights()
+            autoencoder.set_weights(current)
+        if mode:
+            log(f"resuming after epoch {state['epoch']} of {epochs}")
+
+    def stop_for_nan(epoch):
+        if best_weights is not None:
+            autoencoder.set_weights(best_weights)
+        kept = (f"the weights of epoch {history.best_epoch} (loss {best:.6g}) were kept"
+                if best_weights is not None else "no epoch finished with a finite loss")
+        raise TrainingError(f"training: the loss became NaN/Inf at epoch {epoch}; {kept}; "
+                            "try a lower --learning-rate or check the input for extreme values")
+
+    for epoch in range(first_epoch, epochs + 1):
+        if history.stopped_early:
+            break
         start = time.perf_counter()
         order = rng.permutation(n)
         bar = keras.utils.Progbar(steps, stateful_metrics=["loss", "val_loss"]) if mode == 1 else None
@@ -126,9 +212,13 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         for step in range(steps):
             idx = order[step * batch_size:(step + 1) * batch_size]
             loss = float(train_step(tf.constant(x_train[idx])))
+            if not math.isfinite(loss):
+                stop_for_nan(epoch)
             total += loss * len(idx)
             if bar is not None:
                 bar.update(step + 1, [("loss", total / min(n, (step + 1) * batch_size))], finalize=False)
+            if should_stop is not None and should_stop():
+                raise TrainingInterrupted(epoch - 1)
         train_loss = total / n
         val_loss = mse_per_batch(predict, x_val) if x_val is not None and len(x_val) else None
         history.loss.append(train_loss)
@@ -144,14 +234,10 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             val_text = "" if val_loss is None else f" - val_loss {val_loss:.6g}"
             log(f"epoch {epoch}/{epochs} - loss {train_loss:.6g}{val_text} - {history.seconds[-1]:.1f}s")
 
-        if not math.isfinite(monitored) or not math.isfinite(train_loss):
-            if best_weights is not None:
-                autoencoder.set_weights(best_weights)
-            kept = f"the weights of epoch {history.best_epoch} (loss {best:.6g}) were kept" if best_weights is not None \
-                else "no epoch finished with a finite loss"
-            raise TrainingError(f"training: the loss became NaN/Inf at epoch {epoch}; {kept}; "
-                                "try a lower --learning-rate or check the input for extreme values")
-        if monitored < best:
+        if not math.isfinite(monitored):
+            stop_for_nan(epoch)
+        improved = monitored < best
+        if improved:
             best, waited, history.best_epoch = monitored, 0, epoch
             best_weights = autoencoder.get_weights()
         else:
@@ -161,7 +247,13 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
                 if mode:
                     log(f"early stopping at epoch {epoch}: no improvement for {patience} epochs; "
                         f"restoring the weights of epoch {history.best_epoch}")
-                break
+        if checkpoint_dir is not None:
+            state = {"epoch": epoch, "best": best, "waited": waited, "history": history.as_state()}
+            if improved:
+                _save_checkpoint(checkpoint_dir / "best.npz", autoencoder, optimizer, state)
+            _save_checkpoint(checkpoint_dir / "last.npz", autoencoder, optimizer, state)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
     if patience is not None and best_weights is not None:
         autoencoder.set_weights(best_weights)
     return history
