@@ -227,8 +227,10 @@ def training_summary(metrics: dict) -> str:
         lines.append(f"training MSE (normalized units): autoencoder {ae['train_mse']:.4g}, "
                      f"PCA-{pca['components']} {pca['train_mse']:.4g} (no validation split)")
         return "\n".join(lines)
+    ratio = metrics.get("val_mse_ratio_to_pca")
+    ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
     lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
-                 f"PCA-{pca['components']} {pca['val_mse']:.4g} (ratio {metrics['val_mse_ratio_to_pca']:.3g})")
+                 f"PCA-{pca['components']} {pca['val_mse']:.4g} ({ratio_text})")
     if not metrics["beats_pca"]:
         lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {pca['components']} components "
                      "on held-out signals; try more epochs, --patience, --decoder mirror, another --normalize, "
@@ -498,6 +500,7 @@ def _quiet_tensorflow():
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")
+        tf.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -363,13 +363,15 @@ class SignalAutoencoder:
         path = Path(path)
         if not path.is_dir():
             raise RunFolderError(f"{path}: not a run folder (no such directory)")
+        state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
+        if state.get("complete") is False:
+            raise RunFolderError(f"{path}: the run is not complete (training interrupted?); "
+                                 f"continue it with: sigae-train --resume {path}")
         missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
         if missing:
             raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
-        state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
         if not state.get("complete"):
-            raise RunFolderError(f"{path}: the run is not complete (training interrupted?); "
-                                 f"continue it with: sigae-train --resume {path}")
+            raise RunFolderError(f"{path}: run.json is missing or does not mark the run complete")
         config = AutoencoderConfig.load(path / "config.json")
         obj = cls(config)
         obj.normalizer = normalizer_from_dict(_read_json(path / "normalizer.json", path))

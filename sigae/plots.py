@@ -38,7 +38,9 @@ def plot_loss(history, path, title: str = "Training loss") -> Path:
         ax.plot(epochs, history.val_loss, label="validation", marker="o" if len(epochs) < 30 else None)
     if history.best_epoch:
         ax.axvline(history.best_epoch, color="grey", linestyle=":", label=f"best epoch ({history.best_epoch})")
-    ax.set_yscale("log")
+    values = np.concatenate([np.asarray(history.loss, float), np.asarray(history.val_loss or [1.0], float)])
+    if np.all(values > 0):
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (normalized units)")
     ax.set_title(title)

@@ -1,0 +1,101 @@
+"""The command line, end to end on small synthetic files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.io
+
+import sigae
+from sigae.cli import main
+
+TINY_FLAGS = ["--epochs", "2", "--batch-size", "16", "--latent-dim", "4", "--seed", "0", "--quiet"]
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_writes_every_output(tmp_path, signals_mat, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS)
+    assert code == 0, err
+    for name in ("model.keras", "config.json", "normalizer.json", "history.csv", "metrics.json", "threshold.json",
+                 "loss.png", "reconstructions.png", "run.json"):
+        assert (out / name).is_file(), name
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0] == "epoch,loss,val_loss,seconds" and len(history) == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["pca"]["components"] == 4 and "val_mse" in metrics["autoencoder"]
+    assert "validation MSE" in stdout and f"run folder: {out}" in stdout
+    for png in ("loss.png", "reconstructions.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = sigae.load(out)
+    assert model.config.input_length == 64 and model.config.latent_dim == 4
+
+
+def test_train_refuses_non_empty_out_without_overwrite(tmp_path, signals_mat, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    code, _, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS)
+    assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def _mat(tmp_path, name, **variables):
+    path = tmp_path / name
+    scipy.io.savemat(path, variables)
+    return path
+
+
+@pytest.mark.parametrize("case,variables,needle", [
+    ("nan", {"x": np.where(np.eye(4, 64) > 0, np.nan, 1.0)}, "NaN"),
+    ("inf", {"x": np.full((4, 64), np.inf)}, "NaN/Inf"),
+    ("complex", {"x": np.ones((4, 64)) * 1j}, "complex"),
+    ("empty", {"x": np.zeros((0, 0))}, ""),
+    ("single", {"x": np.ones((1, 64))}, "signal"),
+    ("short", {"x": np.random.default_rng(0).normal(size=(20, 6))}, "too short"),
+    ("two_candidates", {"a": np.ones((4, 64)), "b": np.ones((5, 64))}, "--var"),
+])
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, case, variables, needle):
+    path = _mat(tmp_path, f"{case}.mat", **variables)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", path, "--out", out, *TINY_FLAGS)
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("sigae-train: error:"), err
+    assert needle.lower() in lines[0].lower()
+    assert not out.exists()
+
+
+def test_missing_file_and_bad_option(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", tmp_path / "nope.mat", "--out", tmp_path / "r")
+    assert code == 2 and "nope.mat" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "x.mat", "--epochs", "zero"])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_columns_orientation(tmp_path, signals, capsys):
+    path = _mat(tmp_path, "cols.mat", signals=signals.T)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", path, "--orientation", "columns", "--out", out, *TINY_FLAGS)
+    assert code == 0, err
+    assert sigae.load(out).config.input_length == signals.shape[1]
+
+
+def test_entry_point_help_is_fast_and_has_example():
+    for cmd in ("sigae-train", "sigae-encode", "sigae-decode", "sigae-score", "sigae-plot", "sigae-info"):
+        result = subprocess.run([cmd, "--help"], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0 and "example:" in result.stdout
+    # --help must not import TensorFlow (that is what keeps it instant).
+    code = "import sys; from sigae import cli; cli.main(['train','--help']) if False else None; " \
+           "print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.stdout.strip() == "False"
