@@ -91,3 +91,16 @@ def test_save_refuses_existing_folder_and_load_refuses_broken_ones(trained, tmp_
     (broken / "config.json").write_text("{}")
     with pytest.raises(RunFolderError, match="missing model.keras"):
         sigae.load(broken)
+
+
+def test_summary_says_plainly_when_pca_wins(tiny_config):
+    """Signals in a 3-dimensional linear subspace: PCA with 4 components is exact, the autoencoder is not."""
+    from sigae.cli import training_summary
+
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(3, 64))
+    x = rng.normal(size=(60, 3)) @ basis
+    model = SignalAutoencoder(tiny_config).fit(x, epochs=2, batch_size=10, verbose=0, seed=0)
+    metrics = model.metrics_
+    assert metrics["pca"]["val_mse"] < 1e-12 and not metrics["beats_pca"]  # exact up to float64 rounding
+    assert "reconstructs worse than a linear PCA with 4 components" in training_summary(metrics)
