@@ -12,7 +12,6 @@ message that starts with the file name.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import re
 import struct
@@ -27,7 +26,7 @@ import h5py
 import numpy as np
 import scipy.io
 import scipy.sparse
-from scipy.io.matlab import MatlabFunction, MatlabObject, MatlabOpaque, MatReadError
+from scipy.io.matlab import MatlabFunction, MatlabObject, MatlabOpaque
 
 from .errors import DataError
 from .fileutil import atomic_path
@@ -42,9 +41,6 @@ _V5_KINDS = {"logical": "logical", "char": "char", "cell": "cell", "struct": "st
              "function": "function_handle", "object": "object", "opaque": "object"}
 _MATLAB_KEYWORDS = {"break", "case", "catch", "classdef", "continue", "else", "elseif", "end", "for", "function",
                     "global", "if", "otherwise", "parfor", "persistent", "return", "spmd", "switch", "try", "while"}
-_LIBRARY_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, NotImplementedError,
-                   ArithmeticError, NameError, MemoryError, EOFError, RuntimeError, struct.error, zlib.error, zipfile.BadZipFile,
-                   MatReadError)
 _FORMAT_NAMES = {".mat": "MAT-file", ".npy": ".npy file", ".npz": ".npz archive", ".csv": "text table",
                  ".txt": "text table", ".h5": "HDF5 file", ".hdf5": "HDF5 file"}
 _LISTED = 20  # variables named in one message at most
@@ -120,9 +116,10 @@ def save_array(path, name, array, *, overwrite=False, **extra) -> Path:
 
     ``.mat``: MATLAB v5, compressed, names made MATLAB-valid, 1-D arrays as columns;
     ``.npz``: keys as given; ``.csv``: *array* only, 2-D (1-D as a column), each
-    number in the shortest form that reads back exactly; ``.h5``/``.hdf5``: one dataset per variable. Extras may be
-    arrays, numbers, booleans or strings. The file appears atomically; an existing
-    file is refused (OutputExistsError) unless *overwrite*.
+    number in the shortest form that reads back exactly; ``.h5``/``.hdf5``: one
+    dataset per variable. Extras may be arrays, numbers, booleans or strings. The
+    file appears atomically; an existing file is refused (OutputExistsError)
+    unless *overwrite*.
     """
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
@@ -392,12 +389,7 @@ class _Container:
 
 
 class _MatScipy(_Container):
-    """MAT-file v4, v5/v6 and v7 (compressed) through scipy.io.
-
-    v5 variables are checked by :class:`_V5Guard` before scipy's C reader sees
-    them, then read from memory: a compressed variable is inflated once, by us,
-    within the size limit.
-    """
+    """MAT-file v4, v5/v6 and v7 (compressed) through scipy.io; v5 variables pass _V5Guard first."""
 
     def __init__(self, path, where, max_bytes):
         super().__init__(path, where)
@@ -412,12 +404,11 @@ class _MatScipy(_Container):
         return self._infos
 
     def root(self, name):
+        if not self.v4:  # scipy's v4 reader is plain Python; its v5 reader is C and trusts the file
+            self._guard(name)
         # no mat_dtype: with it scipy silently drops the imaginary part of complex variables
-        options = {"squeeze_me": False, "struct_as_record": True, "chars_as_strings": False}
-        if self.v4:  # scipy's v4 reader is plain Python
-            value = scipy.io.loadmat(self.path, variable_names=[name], **options)[name]
-        else:
-            value = scipy.io.loadmat(io.BytesIO(self._single_variable_file(name)), **options)[name]
+        value = scipy.io.loadmat(self.path, variable_names=[name], squeeze_me=False, struct_as_record=True,
+                                 chars_as_strings=False)[name]
         if isinstance(value, str):  # scipy reports an unreadable variable as a "Read error: ..." string
             raise DataError(f"{self.where}: variable {_q(name)} cannot be read ({_clean(value)})")
         return _ValueNode(value, name)
@@ -425,27 +416,29 @@ class _MatScipy(_Container):
     def split(self, var):
         return _parse_path(self.where, var)
 
-    def _single_variable_file(self, name) -> bytes:
-        """A v5 file in memory holding only *name*, uncompressed and checked by _V5Guard."""
-        index = max(i for i, entry in enumerate(self._entries) if entry[0] == name)
+    def _guard(self, name):
+        """Check the first variable called *name* (the one loadmat reads) with _V5Guard."""
+        index = next(i for i, entry in enumerate(self._entries) if entry[0] == name)
+        size = self.path.stat().st_size
         with open(self.path, "rb") as fh:
-            header = fh.read(128)
-            order = "<" if header[126:128] == b"IM" else ">"
+            order = "<" if fh.read(128)[126:128] == b"IM" else ">"
             tag = struct.Struct(order + "II")
-            for position in range(index + 1):
-                mdtype, count = tag.unpack(fh.read(8))
-                if position < index:
-                    fh.seek(count, 1)
-            data = fh.read(count)
+            for _ in range(index):
+                fh.seek(tag.unpack(fh.read(8))[1], 1)
+            mdtype, count = tag.unpack(fh.read(8))
+            if count > size - fh.tell():
+                raise DataError(f"{self.where}: variable {_q(name)} is cut short: the file is truncated")
+            fh.seek(-8, 1)
+            element = memoryview(fh.read(8 + count))
         if mdtype == 15:  # miCOMPRESSED: one zlib stream holding the miMATRIX element
-            matrix = _inflate(data, self.max_bytes + 2**20)
-        else:
-            matrix = tag.pack(mdtype, count) + data
-        _V5Guard(matrix, order).check()
-        return header[:116] + bytes(8) + header[124:] + matrix  # no subsystem: it is not in this buffer
+            element = memoryview(_inflate(element[8:], self.max_bytes + 2**20))
+        try:
+            _V5Guard(element, order).check()
+        except ValueError as exc:
+            raise DataError(f"{self.where}: variable {_q(name)} is corrupt ({exc})") from exc
 
 
-def _inflate(data: bytes, limit: int) -> bytes:
+def _inflate(data, limit: int) -> bytes:
     """The zlib stream in *data*, refusing more than *limit* bytes of output."""
     inflater = zlib.decompressobj()
     out = inflater.decompress(data, limit + 1)
@@ -468,22 +461,22 @@ class _V5Guard:
     _NUMBER_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18})  # miINT8 ... miUTF32 in scipy's table
     _MAX_DEPTH = 64
 
-    def __init__(self, buffer: bytes, order: str):
+    def __init__(self, buffer: memoryview, order: str):
         self.buffer, self.pos = buffer, 0
-        self.u4 = struct.Struct(order + "I")
-        self.i4 = order + "i4"
+        self.tag = struct.Struct(order + "II")
+        self.int32 = order + "i4"
 
     def check(self):
         self.matrix(0)
 
     def words(self) -> tuple[int, int]:
         if self.pos + 8 > len(self.buffer):
-            raise ValueError("a variable is truncated")
-        words = self.u4.unpack_from(self.buffer, self.pos)[0], self.u4.unpack_from(self.buffer, self.pos + 4)[0]
+            raise ValueError("it is truncated")
+        words = self.tag.unpack_from(self.buffer, self.pos)
         self.pos += 8
         return words
 
-    def element(self) -> tuple[int, bytes]:
+    def element(self) -> tuple[int, memoryview]:
         """(data type, data) of the next element, small (4-byte) or full, with the 8-byte padding."""
         start = self.pos
         mdtype, count = self.words()
@@ -492,7 +485,7 @@ class _V5Guard:
                 raise ValueError("a small data element claims more than 4 bytes")
             return mdtype & 0xFFFF, self.buffer[start + 4:start + 4 + (mdtype >> 16)]
         if self.pos + count > len(self.buffer):
-            raise ValueError("an element runs past the end of its variable")
+            raise ValueError("an element runs past the end of the variable")
         data = self.buffer[self.pos:self.pos + count]
         self.pos += count + (-count % 8)
         return mdtype, data
@@ -502,7 +495,7 @@ class _V5Guard:
         if mdtype not in self._NUMBER_TYPES and not (allow_empty and not data):
             raise ValueError(f"a numeric element has the unknown data type {mdtype}")
 
-    def text(self) -> bytes:
+    def text(self) -> memoryview:
         mdtype, data = self.element()
         if mdtype not in (1, 16):
             raise ValueError(f"a name has the data type {mdtype}")
@@ -510,9 +503,9 @@ class _V5Guard:
 
     def int32s(self) -> list[int]:
         mdtype, data = self.element()
-        if mdtype not in (5, 6) or not data or len(data) > 128:
+        if mdtype not in (5, 6) or not 4 <= len(data) <= 128:
             raise ValueError("malformed dimensions")
-        return np.frombuffer(data[:len(data) // 4 * 4], dtype=self.i4).tolist()
+        return np.frombuffer(data[:len(data) // 4 * 4], dtype=self.int32).tolist()
 
     def matrix(self, depth):
         if depth > self._MAX_DEPTH:
@@ -594,8 +587,8 @@ def _npy_header(fh) -> tuple[tuple, np.dtype]:
     return shape, dtype
 
 
-def _read_npy(opener) -> np.ndarray:
-    with opener() as fh:
+def _read_npy(fh) -> np.ndarray:
+    with fh:
         return np.lib.format.read_array(fh, allow_pickle=False)
 
 
@@ -611,7 +604,7 @@ class _Npz(_Container):
                 with self.zip.open(member) as fh:
                     shape, dtype = _npy_header(fh)
                 key = member[:-4]
-                self._nodes[key] = _LeafNode(key, shape, dtype, lambda m=member: _read_npy(lambda: self.zip.open(m)))
+                self._nodes[key] = _LeafNode(key, shape, dtype, lambda m=member: _read_npy(self.zip.open(m)))
 
     def variables(self):
         return [VariableInfo(k, n.shape, n.kind, n.dtype.name) for k, n in self._nodes.items()]
@@ -626,9 +619,9 @@ class _Npz(_Container):
 class _Single(_Container):
     """A file holding one unnamed array (.npy, .csv, .txt), named after the file; any *var* selects it."""
 
-    def __init__(self, path, where, node_factory):
+    def __init__(self, path, where, node: _LeafNode):
         super().__init__(path, where)
-        self.node = node_factory(path, where)
+        self.node = node
 
     def variables(self):
         return [VariableInfo(self.node.label, self.node.shape, self.node.kind, self.node.dtype.name)]
@@ -640,13 +633,13 @@ class _Single(_Container):
         return self.node.label, []
 
 
-def _npy_node(path, where):
+def _npy_node(path) -> _LeafNode:
     with open(path, "rb") as fh:
         shape, dtype = _npy_header(fh)
-    return _LeafNode(path.stem, shape, dtype, lambda: _read_npy(lambda: open(path, "rb")))
+    return _LeafNode(path.stem, shape, dtype, lambda: _read_npy(open(path, "rb")))
 
 
-def _table_node(path, where):
+def _table_node(path, where) -> _LeafNode:
     """One signal per line; separators ``,`` ``;`` or whitespace; one header line skipped; ``#`` comments."""
     lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
@@ -657,11 +650,15 @@ def _table_node(path, where):
         [float(v) for v in lines[0].split(delimiter)]
     except ValueError:
         lines = lines[1:]  # a header line
-    table = np.loadtxt(lines, delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None)
+    try:
+        table = np.loadtxt(lines, delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None)
+    except ValueError as exc:  # numpy's first clause says where; its advice ("use usecols") does not apply
+        raise DataError(f"{where}: not a table of numbers ({_clean(str(exc).split(';')[0])})") from exc
     return _LeafNode(path.stem, table.shape, table.dtype, lambda: table)
 
 
 def _is_matlab_hdf5(path: Path) -> bool:
+    """MATLAB's v7.3 text header, or an HDF5 signature (also behind a user block)."""
     with open(path, "rb") as fh:
         head = fh.read(128)
     return head.startswith(b"MATLAB 7.3") or h5py.is_hdf5(path)
@@ -676,11 +673,11 @@ def _open_container(path: Path, where: str, max_bytes: int) -> _Container:
     if suffix == ".npz":
         return _Npz(path, where)
     if suffix == ".npy":
-        return _Single(path, where, _npy_node)
+        return _Single(path, where, _npy_node(path))
     if path.stat().st_size > max_bytes:
         raise DataError(f"{where}: a text table of {_bytes_text(path.stat().st_size)} is over the limit of "
                         f"{_bytes_text(max_bytes)}; save it as .npy or .mat")
-    return _Single(path, where, _table_node)
+    return _Single(path, where, _table_node(path, where))
 
 
 @contextlib.contextmanager
@@ -707,7 +704,7 @@ def _open(path, max_bytes):
                 src.close()
     except DataError:
         raise
-    except _LIBRARY_ERRORS as exc:
+    except Exception as exc:  # the parsers raise anything on bad bytes (even SyntaxError from a .npy header)
         what = _FORMAT_NAMES.get(Path(str(path)).suffix.lower(), "file")
         raise DataError(f"{where}: not a readable {what} ({_reason(exc)})") from exc
 
@@ -867,6 +864,7 @@ def _hint(node) -> str:
 
 def _stack_cell(where, node: _Node, length_policy, max_bytes) -> np.ndarray:
     """A cell of numeric vectors as one row per cell (MATLAB's linear order), lengths evened by *length_policy*."""
+    _check_size(where, node.label, node.shape, max_bytes)
     count = math.prod(node.shape)
     if count == 0:
         raise DataError(f"{where}: cell {_q(node.label)} is empty")
@@ -969,7 +967,7 @@ def _writable(path, key, value):
 def _matlab_name(name: str) -> str:
     """A valid MATLAB variable name: ASCII letters, digits, underscores, a letter first, at most 63 characters."""
     text = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not text[:1].isalpha() or not text[:1].isascii():
+    if not text[:1].isalpha():
         text = "x" + text
     if text in _MATLAB_KEYWORDS:
         text += "_"
@@ -977,6 +975,7 @@ def _matlab_name(name: str) -> str:
 
 
 def _write_mat(path, tmp, name, variables):
+    """MATLAB v5, compressed, every name made MATLAB-valid; two names that would clash are an error."""
     renamed = {}
     for key, value in variables.items():
         new = _matlab_name(key)
@@ -989,7 +988,7 @@ def _write_mat(path, tmp, name, variables):
 
 
 def _write_npz(path, tmp, name, variables):
-    # the archive np.savez writes, without its reserved keyword names ("file", "allow_pickle")
+    """The archive np.savez writes, without its reserved keyword names ("file", "allow_pickle")."""
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for key, value in variables.items():
             with archive.open(f"{key}.npy", "w", force_zip64=True) as fh:
@@ -1008,6 +1007,7 @@ def _write_csv(path, tmp, name, variables):
 
 
 def _write_h5(path, tmp, name, variables):
+    """One dataset per variable (text as a string dataset)."""
     with h5py.File(tmp, "w") as f:
         for key, value in variables.items():
             f.create_dataset(key, data=value)

@@ -88,7 +88,7 @@ def write_mat(path, version, variables):
     """v4, v6 (v5 uncompressed), v7 (v5 compressed) with scipy; v7.3 by hand."""
     if version == "7.3":
         return write_v73(path, variables)
-    options = {"4": dict(format="4"), "6": dict(format="5"), "7": dict(format="5", do_compression=True)}
+    options = {"4": {"format": "4"}, "6": {"format": "5"}, "7": {"format": "5", "do_compression": True}}
     scipy.io.savemat(path, variables, **options[version])
     return path
 
@@ -166,7 +166,7 @@ def test_cell_of_unequal_vectors_needs_crop_or_pad(tmp_path, version):
                                   [[1, 2, 3], [1, 2, 3], [1, 2, 3]])
     np.testing.assert_array_equal(load_signals(path, "c", length_policy="pad"),
                                   [[1, 2, 3, 4, 5], [1, 2, 3, 0, 0], [1, 2, 3, 4, 0]])
-    x, source = load_signals(path, "c", length_policy="crop", return_info=True)
+    _, source = load_signals(path, "c", length_policy="crop", return_info=True)
     assert source == SignalSource(str(path), "c", "rows", "")
 
 
@@ -186,6 +186,15 @@ def test_sparse_is_densified_when_named_and_never_picked(tmp_path, version):
     assert_one_line_error(err, path, "'sp'", "over the limit")
     both = write_mat(tmp_path / "both.mat", version, {"sp": scipy.sparse.csc_matrix(dense), "x": X})
     np.testing.assert_array_equal(load_signals(both), X)
+
+
+def test_v73_sparse_with_bad_indices_is_refused(tmp_path):
+    path = write_v73(tmp_path / "badsparse.mat", {"sp": scipy.sparse.csc_matrix(np.eye(4))})
+    with h5py.File(path, "r+") as f:
+        f["sp/ir"][0] = 99  # row 100 of a 4-row matrix
+    with pytest.raises(DataError) as err:
+        load_signals(path, "sp")
+    assert_one_line_error(err, path, "not a readable MAT-file")
 
 
 @pytest.mark.parametrize("version", ["7", "7.3"])
@@ -293,7 +302,7 @@ def test_ragged_csv_is_a_data_error(tmp_path):
     path.write_text("1,2,3\n4,5\n")
     with pytest.raises(DataError) as err:
         load_signals(path)
-    assert_one_line_error(err, path, "not a readable text table", "columns")
+    assert_one_line_error(err, path, "not a table of numbers", "columns changed from 3 to 2")
 
 
 # ---------------------------------------------------------------------------- writing
@@ -496,15 +505,42 @@ def test_non_utf8_variable_names(tmp_path):
     np.testing.assert_array_equal(load_signals(h5, "sig\udcff"), X)
 
 
+def v5_file_with_matrix(path, matrix, compressed):
+    """A v5 file around one raw miMATRIX element (tag included), optionally inside a miCOMPRESSED element."""
+    header = b"MATLAB 5.0 MAT-file, written by test_io".ljust(116, b" ") + bytes(8) + b"\x00\x01IM"
+    body = zlib.compress(matrix) if compressed else matrix[8:]
+    path.write_bytes(header + struct.pack("<II", 15 if compressed else 14, len(body)) + body)
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_data_that_would_crash_scipy_is_refused(tmp_path, compressed):
+    """scipy's C reader indexes a table with each element's type code and recurses without limit."""
+    matrix = bytearray(v5_bytes(tmp_path, False)[128:])
+    assert struct.unpack("<II", matrix[48:56]) == (9, 6 * 11 * 8)  # the miDOUBLE data element of x
+    matrix[48:52] = struct.pack("<I", 74)
+    path = v5_file_with_matrix(tmp_path / "badtype.mat", bytes(matrix), compressed)
+    with pytest.raises(DataError) as err:
+        load_signals(path)
+    assert_one_line_error(err, path, "unknown data type 74")
+    nested = np.array([[1.0, 2.0]])
+    for _ in range(80):
+        nested = cell(nested)
+    scipy.io.savemat(tmp_path / "deep.mat", {"deep": nested}, do_compression=compressed)
+    with pytest.raises(DataError) as err:
+        load_signals(tmp_path / "deep.mat", "deep")
+    assert_one_line_error(err, tmp_path / "deep.mat", "nested more than 64 deep")
+
+
 # ---------------------------------------------------------------------------- fuzzing
 FUZZ = settings(max_examples=1000, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-def only_array_or_data_error(path, data):
+def only_array_or_data_error(path, data, var=None):
     path.write_bytes(data)
     try:
-        x = load_signals(path, max_bytes=2**26)
+        x = load_signals(path, var, max_bytes=2**26)
     except DataError as exc:
         assert "\n" not in str(exc) and str(exc).startswith(str(path))
     else:
@@ -526,18 +562,27 @@ def test_fuzz_random_bytes_behind_a_mat_header(tmp_path, data):
 
 @pytest.fixture(scope="module")
 def valid_mats(tmp_path_factory):
+    """Small v6 and v7 files with one variable of each kind sigae walks into."""
     folder = tmp_path_factory.mktemp("valid")
-    return {compressed: v5_bytes(folder, compressed, X[:3, :4]) for compressed in (False, True)}
+    x = X[:3, :4]
+    variables = {"x": x, "c": cell(x[:1], x[1:2]), "s": {"a": x, "name": "ab"}, "sp": scipy.sparse.csc_matrix(x),
+                 "i": x.astype(np.int16)}
+    files = {}
+    for compressed in (False, True):
+        scipy.io.savemat(folder / "valid.mat", variables, do_compression=compressed)
+        files[compressed] = (folder / "valid.mat").read_bytes()
+    return files
 
 
 @FUZZ
 @given(compressed=st.booleans(),
        flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 7)), min_size=1, max_size=6),
-       cut=st.one_of(st.none(), st.integers(1, 10**6)))
-def test_fuzz_bit_flips_and_truncations(tmp_path, valid_mats, compressed, flips, cut):
+       cut=st.one_of(st.none(), st.integers(1, 10**6)),
+       var=st.sampled_from([None, "x", "c", "c{2}", "s.a", "s.name", "sp", "i"]))
+def test_fuzz_bit_flips_and_truncations(tmp_path, valid_mats, compressed, flips, cut, var):
     data = bytearray(valid_mats[compressed])
     for position, bit in flips:
         data[position % len(data)] ^= 1 << bit
     if cut is not None:
         data = data[:cut % len(data) + 1]
-    only_array_or_data_error(tmp_path / "flipped.mat", bytes(data))
+    only_array_or_data_error(tmp_path / "flipped.mat", bytes(data), var)
