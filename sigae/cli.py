@@ -117,6 +117,9 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--seed", type=int, help="random seed: same seed and data give the same run on a CPU")
     p.add_argument("--patience", type=_positive_int,
                    help="stop when validation loss has not improved for this many epochs; keep the best weights")
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"), default="auto",
+                   help="tf.distribute strategy: auto uses all GPUs when there are several; multiworker reads "
+                        "TF_CONFIG (see README); the batch size is global (default auto)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty run folder")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     return p
@@ -182,7 +185,7 @@ def cmd_train(args):
             model = SignalAutoencoder(config).fit(
                 x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                 verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out, overwrite=args.overwrite,
-                should_stop=stop.install(), source=provenance)
+                should_stop=stop.install(), source=provenance, strategy=args.strategy)
         except TrainingInterrupted as exc:
             return _interrupted(exc, out)
     print(training_summary(model.metrics_))

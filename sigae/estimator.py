@@ -104,7 +104,7 @@ class SignalAutoencoder:
     def fit(self, x, epochs: int = 100, batch_size: int = 100, validation_split: float = 0.2,
             verbose="auto", patience: int | None = None, seed: int | None = None,
             threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
-            should_stop=None, source: dict | None = None) -> "SignalAutoencoder":
+            should_stop=None, source: dict | None = None, strategy="default") -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
 
         The validation split is a random subset (seeded by *seed*), not the
@@ -117,6 +117,11 @@ class SignalAutoencoder:
         every epoch, and the results at the end (``run.json`` says whether the
         run is complete). An interrupted run continues with :meth:`resume`.
         *should_stop* is polled after every step (see ``training.train_autoencoder``).
+
+        *strategy* is a ``tf.distribute`` strategy or its name (``"auto"``,
+        ``"default"``, ``"mirrored"``, ``"multiworker"``); *batch_size* is the
+        global batch, split across replicas. Under several workers only the
+        chief writes *run_dir*; the others train in a temporary folder.
         """
         x = as_signals(x)
         _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
@@ -128,8 +133,11 @@ class SignalAutoencoder:
         if n - n_val < 2:
             raise DataError(f"signals: only {n - n_val} training signal(s); need at least 2")
         self.config = self.config.with_updates(input_length=x.shape[1], channels=x.shape[2])
+        strategy = _resolve_strategy(strategy)
+        if strategy is not None and seed is None and not _is_chief_only(strategy):
+            seed = 0  # every worker must draw the same split and shuffles
         if run_dir is not None:
-            run_dir = _prepare_run_dir(run_dir, overwrite)
+            run_dir = _prepare_run_dir(run_dir, overwrite, strategy)
 
         order = np.random.default_rng(seed).permutation(n)
         self.train_index_, self.val_index_ = np.sort(order[n_val:]), np.sort(order[:n_val])
@@ -139,7 +147,15 @@ class SignalAutoencoder:
                           "n_signals": n, "source": source}
         if run_dir is not None:
             self._write_setup(run_dir)
-        return self._train(x, run_dir, resume=False, verbose=verbose, log=log, should_stop=should_stop)
+        try:
+            return self._train(x, run_dir, resume=False, verbose=verbose, log=log, should_stop=should_stop,
+                               strategy=strategy)
+        finally:
+            if run_dir is not None and strategy is not None and not _is_chief_only(strategy):
+                from .training import is_chief
+
+                if not is_chief(strategy):
+                    shutil.rmtree(run_dir, ignore_errors=True)
 
     @classmethod
     def resume(cls, run_dir, x, verbose="auto", log=print, should_stop=None) -> "SignalAutoencoder":
@@ -163,7 +179,7 @@ class SignalAutoencoder:
             raise DataError(f"signals: {len(x)} signals, but the run was started on {obj.training_['n_signals']}")
         return obj._train(x, run_dir, resume=True, verbose=verbose, log=log, should_stop=should_stop)
 
-    def _train(self, x, run_dir, resume, verbose, log, should_stop) -> "SignalAutoencoder":
+    def _train(self, x, run_dir, resume, verbose, log, should_stop, strategy=None) -> "SignalAutoencoder":
         from .fileutil import write_text
         from .training import set_seed, train_autoencoder
 
@@ -172,7 +188,11 @@ class SignalAutoencoder:
         x_train, x_val = x[self.train_index_], x[self.val_index_]
         xn_train = self.normalizer.transform(x_train).astype(np.float32)
         xn_val = self.normalizer.transform(x_val).astype(np.float32) if len(x_val) else None
-        self.build()
+        if strategy is not None:
+            with strategy.scope():
+                self.build()
+        else:
+            self.build()
 
         def write_history(epoch, history):
             write_text(run_dir / "history.csv", history.to_csv())
@@ -183,7 +203,7 @@ class SignalAutoencoder:
             learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule, patience=t["patience"],
             seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
             checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
-            on_epoch_end=None if run_dir is None else write_history)
+            on_epoch_end=None if run_dir is None else write_history, strategy=strategy)
         seconds = time.perf_counter() - start
 
         train_rec = self._reconstruct_normalized(xn_train)
@@ -411,8 +431,36 @@ def _check_fit_args(epochs, batch_size, validation_split, patience, threshold_pe
         raise ConfigError(f"threshold percentile: must be in (0, 100], got {threshold_percentile!r}")
 
 
-def _prepare_run_dir(run_dir, overwrite: bool) -> Path:
-    """An empty run folder to train into; an existing non-empty one only with *overwrite*."""
+def _resolve_strategy(strategy):
+    """None for the default strategy (the plain path), else a tf.distribute strategy."""
+    if strategy is None or strategy == "default":
+        return None
+    if isinstance(strategy, str):
+        from .training import make_strategy
+
+        strategy = make_strategy(strategy)
+    import tensorflow as tf
+
+    return None if strategy is tf.distribute.get_strategy() else strategy
+
+
+def _is_chief_only(strategy) -> bool:
+    """True when the strategy runs in this one process (no other workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is None or not resolver.cluster_spec().as_dict()
+
+
+def _prepare_run_dir(run_dir, overwrite: bool, strategy=None) -> Path:
+    """An empty run folder to train into; an existing non-empty one only with *overwrite*.
+
+    A worker that is not the chief gets a temporary folder instead (removed after training)."""
+    if strategy is not None and not _is_chief_only(strategy):
+        from .training import is_chief
+
+        if not is_chief(strategy):
+            run_dir = Path(tempfile.mkdtemp(prefix="sigae-worker-"))
+            (run_dir / "checkpoints").mkdir()
+            return run_dir
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputExistsError(f"{run_dir}: exists and is not a folder")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RunFolderError, TrainingError
+from .errors import ConfigError, RunFolderError, TrainingError
 
 
 def set_seed(seed: int | None) -> None:
@@ -85,6 +85,46 @@ def _progress(verbose):
     return int(verbose)
 
 
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+
+
+def make_strategy(name: str = "default"):
+    """A tf.distribute strategy by name.
+
+    ``auto``: MirroredStrategy over all GPUs when there are several, else the
+    default strategy; ``mirrored``: MirroredStrategy over the visible devices;
+    ``multiworker``: MultiWorkerMirroredStrategy configured by ``TF_CONFIG``
+    (create it before any other TensorFlow work, as TensorFlow requires).
+    """
+    import os
+
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError("--strategy multiworker: set TF_CONFIG on every worker (see the README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"--strategy: unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy) -> bool:
+    """True where run folders are written: one process per training job."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if "chief" in resolver.cluster_spec().as_dict():
+        return task_type == "chief"
+    return task_type == "worker" and task_id == 0
+
+
 def make_learning_rate(learning_rate: float, schedule: str, total_steps: int):
     """A constant rate, or cosine decay from *learning_rate* to 1% of it over *total_steps*."""
     import keras
@@ -139,7 +179,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
                       batch_size: int, learning_rate: float, lr_schedule: str = "constant",
                       patience: int | None = None, seed: int | None = None, verbose="auto", log=print,
                       checkpoint_dir=None, resume: bool = False, should_stop=None,
-                      on_epoch_end=None) -> History:
+                      on_epoch_end=None, strategy=None) -> History:
     """Train *autoencoder* to reproduce its input (MSE, Adam).
 
     *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``. With
@@ -160,16 +200,33 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
 
     n = len(x_train)
     steps = math.ceil(n / batch_size)
-    optimizer = keras.optimizers.Adam(learning_rate=make_learning_rate(learning_rate, lr_schedule, epochs * steps))
+    strategy = strategy or tf.distribute.get_strategy()
     variables = autoencoder.trainable_variables
-    optimizer.build(variables)
+    with strategy.scope():
+        optimizer = keras.optimizers.Adam(learning_rate=make_learning_rate(learning_rate, lr_schedule, epochs * steps))
+        optimizer.build(variables)
 
-    @tf.function(input_signature=[tf.TensorSpec((None,) + x_train.shape[1:], tf.float32)])
-    def train_step(xb):
+    def replica_step(xb, global_n):
+        # Each replica sums its signals' errors and divides by the global batch size, so the sum over
+        # replicas (and the gradients Keras all-reduces) is the mean over the global batch.
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(autoencoder(xb, training=True) - xb))
+            per_signal = tf.reduce_mean(tf.square(autoencoder(xb, training=True) - xb), axis=[1, 2])
+            loss = tf.reduce_sum(per_signal) / global_n
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
+
+    @tf.function(reduce_retracing=True)
+    def train_step(batch, global_n):
+        per_replica = strategy.run(replica_step, args=(batch, global_n))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    shard_by_data = tf.data.Options()
+    shard_by_data.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+    def epoch_batches(order):
+        """The epoch's global batches, split across replicas (and workers) by the strategy."""
+        dataset = tf.data.Dataset.from_tensor_slices(x_train[order]).batch(batch_size).with_options(shard_by_data)
+        return iter(strategy.experimental_distribute_dataset(dataset))
 
     predict = make_predict_fn(autoencoder)
     rng = np.random.default_rng(seed)
@@ -209,12 +266,13 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         if bar is not None:
             log(f"Epoch {epoch}/{epochs}")
         total = 0.0
+        batches = epoch_batches(order)
         for step in range(steps):
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            loss = float(train_step(tf.constant(x_train[idx])))
+            global_n = min(batch_size, n - step * batch_size)
+            loss = float(train_step(next(batches), tf.constant(global_n, tf.float32)))
             if not math.isfinite(loss):
                 stop_for_nan(epoch)
-            total += loss * len(idx)
+            total += loss * global_n
             if bar is not None:
                 bar.update(step + 1, [("loss", total / min(n, (step + 1) * batch_size))], finalize=False)
             if should_stop is not None and should_stop():
