@@ -1,7 +1,7 @@
 """Generate sample_data/signals.mat reproducibly.
 
-2000 damped oscillations of 501 points (varied onset, amplitude, frequency,
-phase, decay and noise), about 2% of them anomalous in one of three ways: spikes,
+2000 damped oscillations of 501 points (varied amplitude, frequency, phase,
+decay and noise), about 2% of them anomalous in one of three ways: spikes,
 clipping, or a frequency jump. Variables: ``signals`` (rows are signals,
 float32), ``labels`` (0 normal, 1 anomalous), ``anomaly_kind`` (0 none,
 1 spikes, 2 clipping, 3 frequency jump), ``t`` (time in seconds).
@@ -20,22 +20,19 @@ import scipy.io
 KINDS = {1: "spikes", 2: "clipping", 3: "frequency jump"}
 
 
-def damped(t, amplitude, freq, phase, decay, onset=0.0):
-    """A damped sine that starts at time *onset* (zero before), as after an impact."""
-    since = np.clip(t - onset, 0.0, None)
-    return (t >= onset) * amplitude * np.exp(-decay * since) * np.sin(2 * np.pi * freq * since + phase)
+def damped(t, amplitude, freq, phase, decay):
+    return amplitude * np.exp(-decay * t) * np.sin(2 * np.pi * freq * t + phase)
 
 
 def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.02, seed: int = 7):
     rng = np.random.default_rng(seed)
     t = np.linspace(0.0, 1.0, length)
     amplitude = rng.uniform(0.5, 2.0, n)
-    freq = rng.uniform(2.0, 10.0, n)
+    freq = rng.uniform(2.0, 8.0, n)
     phase = rng.uniform(0, 2 * np.pi, n)
-    decay = rng.uniform(1.0, 5.0, n)
-    onset = rng.uniform(0.0, 0.3, n)
+    decay = rng.uniform(0.5, 4.0, n)
     noise = rng.uniform(0.01, 0.04, n)
-    clean = damped(t[None, :], amplitude[:, None], freq[:, None], phase[:, None], decay[:, None], onset[:, None])
+    clean = damped(t[None, :], amplitude[:, None], freq[:, None], phase[:, None], decay[:, None])
 
     kind = np.zeros(n, dtype=np.int8)
     n_anomalies = int(round(n * anomaly_fraction))
@@ -50,7 +47,7 @@ def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.0
             clean[i] = np.clip(clean[i], -level, level)
         else:  # the frequency jumps part-way through
             cut = rng.integers(length // 4, 3 * length // 4)
-            jumped = damped(t, amplitude[i], freq[i] * rng.uniform(2.0, 3.0), phase[i], decay[i], onset[i])
+            jumped = damped(t, amplitude[i], freq[i] * rng.uniform(2.0, 3.0), phase[i], decay[i])
             clean[i, cut:] = jumped[cut:]
     signals = clean + noise[:, None] * rng.standard_normal((n, length))
     return signals.astype(np.float32), (kind > 0).astype(np.uint8), kind, t
