@@ -120,6 +120,8 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"), default="auto",
                    help="tf.distribute strategy: auto uses all GPUs when there are several; multiworker reads "
                         "TF_CONFIG (see README); the batch size is global (default auto)")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="compute in float16 with float32 weights and loss (for GPUs; slower on most CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty run folder")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     return p
@@ -185,7 +187,8 @@ def cmd_train(args):
             model = SignalAutoencoder(config).fit(
                 x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                 verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out, overwrite=args.overwrite,
-                should_stop=stop.install(), source=provenance, strategy=args.strategy)
+                should_stop=stop.install(), source=provenance, strategy=args.strategy,
+                mixed_precision=args.mixed_precision)
         except TrainingInterrupted as exc:
             return _interrupted(exc, out)
     print(training_summary(model.metrics_))

@@ -125,10 +125,12 @@ def plot_latent(latent, path, color=None, color_label="score", categorical=False
         ax.scatter(xy[:, 0], xy[:, 1], s=8, alpha=0.7)
     elif categorical:
         color = np.asarray(color).reshape(-1)
+        binary = set(np.unique(color).tolist()) <= {0, 1}
         for value in np.unique(color):
             mask = color == value
+            name = ("normal" if value == 0 else "anomalous") if binary else f"{color_label} {value:g}"
             ax.scatter(xy[mask, 0], xy[mask, 1], s=10 if value == 0 else 22, alpha=0.7,
-                       label=f"{color_label} {value:g} ({mask.sum()})")
+                       label=f"{name} ({mask.sum()})")
         ax.legend(fontsize=8)
     else:
         points = ax.scatter(xy[:, 0], xy[:, 1], s=8, c=color, cmap="viridis", alpha=0.8)

@@ -59,7 +59,7 @@ def make_predict_fn(model):
 
     @tf.function(input_signature=[spec])
     def predict(x):
-        return model(x, training=False)
+        return tf.cast(model(x, training=False), tf.float32)  # float16 under mixed precision
 
     return predict
 
@@ -202,17 +202,22 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     steps = math.ceil(n / batch_size)
     strategy = strategy or tf.distribute.get_strategy()
     variables = autoencoder.trainable_variables
+    mixed = autoencoder.compute_dtype == "float16"
     with strategy.scope():
         optimizer = keras.optimizers.Adam(learning_rate=make_learning_rate(learning_rate, lr_schedule, epochs * steps))
+        if mixed:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(variables)
 
     def replica_step(xb, global_n):
         # Each replica sums its signals' errors and divides by the global batch size, so the sum over
         # replicas (and the gradients Keras all-reduces) is the mean over the global batch.
         with tf.GradientTape() as tape:
-            per_signal = tf.reduce_mean(tf.square(autoencoder(xb, training=True) - xb), axis=[1, 2])
+            output = tf.cast(autoencoder(xb, training=True), tf.float32)  # the loss stays float32
+            per_signal = tf.reduce_mean(tf.square(output - xb), axis=[1, 2])
             loss = tf.reduce_sum(per_signal) / global_n
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            scaled = optimizer.scale_loss(loss) if mixed else loss
+        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return loss
 
     @tf.function(reduce_retracing=True)

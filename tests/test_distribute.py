@@ -73,3 +73,18 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
     for key in w0.files:
         assert np.array_equal(w0[key], w1[key])
     assert sigae.load(run).config.latent_dim == 4
+
+
+def test_mixed_precision_keeps_float32_weights_and_loss(tmp_path):
+    x = make_signals(n=24, seed=3)
+    model = SignalAutoencoder(input_length=64, **TINY).fit(x, epochs=2, batch_size=8, seed=0, verbose=0,
+                                                            mixed_precision=True, run_dir=tmp_path / "run")
+    assert model.autoencoder.compute_dtype == "float16"
+    assert all(w.dtype == "float32" for w in model.autoencoder.weights)
+    assert all(np.isfinite(model.history_.loss)) and model.history_.loss[1] < model.history_.loss[0]
+    rec = model.reconstruct(x)
+    assert rec.dtype == np.float64 and np.isfinite(rec).all()
+    # The global policy is restored: the next model is float32 again.
+    assert SignalAutoencoder(input_length=64, **TINY).build().autoencoder.compute_dtype == "float32"
+    loaded = sigae.load(tmp_path / "run")
+    np.testing.assert_allclose(loaded.reconstruct(x), rec, rtol=1e-6, atol=1e-6)
