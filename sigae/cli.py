@@ -256,16 +256,24 @@ def _provenance(model, run, source):
             "config_hash": model.config.hash()}
 
 
-def encode_parser(prog="sigae-encode"):
-    p = _parser(prog, "Write the latent code of every signal in FILE, using the trained model in RUN.",
-                "sigae-encode runs/signals sample_data/signals.mat -o features.mat")
+def _run_file_parser(prog, description, example, file_help, what="signals"):
+    """RUN FILE -o OUTPUT [--batch-size] [--overwrite], plus the input options for signals files."""
+    p = _parser(prog, description, example)
     p.add_argument("run", help="run folder written by sigae-train")
-    p.add_argument("file", help="signals file")
-    _add_input_options(p)
+    p.add_argument("file", help=file_help)
+    if what == "signals":
+        _add_input_options(p)
+    else:
+        p.add_argument("--var", default=None, help=f"variable holding the {what} (default: 'latent' if present)")
     p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help="signals per batch (default 1024)")
+    p.add_argument("--batch-size", type=_positive_int, default=1024, help=f"{what} per batch (default 1024)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
+
+
+def encode_parser(prog="sigae-encode"):
+    return _run_file_parser(prog, "Write the latent code of every signal in FILE, using the trained model in RUN.",
+                            "sigae-encode runs/signals sample_data/signals.mat -o features.mat", "signals file")
 
 
 def cmd_encode(args):
@@ -285,15 +293,9 @@ def cmd_encode(args):
 
 
 def decode_parser(prog="sigae-decode"):
-    p = _parser(prog, "Turn latent codes back into signals with the trained decoder of RUN.",
-                "sigae-decode runs/signals features.mat -o signals_out.mat")
-    p.add_argument("run", help="run folder written by sigae-train")
-    p.add_argument("file", help="latent codes, e.g. written by sigae-encode")
-    p.add_argument("--var", default=None, help="variable holding the codes (default: 'latent' if present)")
-    p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help="codes per batch (default 1024)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    return p
+    return _run_file_parser(prog, "Turn latent codes back into signals with the trained decoder of RUN.",
+                            "sigae-decode runs/signals features.mat -o signals_out.mat",
+                            "latent codes, e.g. written by sigae-encode", what="codes")
 
 
 def cmd_decode(args):
@@ -324,20 +326,15 @@ def cmd_decode(args):
 
 
 def score_parser(prog="sigae-score"):
-    p = _parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
-                "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels")
-    p.add_argument("run", help="run folder written by sigae-train")
-    p.add_argument("file", help="signals file")
-    _add_input_options(p)
-    p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
+    p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
+                         "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels",
+                         "signals file")
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
     p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
                                        "(default: the percentile calibrated at training, p99)")
     p.add_argument("--per-point", action="store_true", help="also write the per-point error matrix")
     p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous; "
                                                    "prints AUROC, average precision, precision and recall")
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help="signals per batch (default 1024)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 
 

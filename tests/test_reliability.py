@@ -138,24 +138,26 @@ def test_extreme_magnitudes_train_without_nan(scale):
     assert np.abs(rec).max() < 100 * np.abs(x).max()
 
 
-def test_lambda_layer_in_model_file_is_refused(tmp_path, trained):
+@pytest.fixture
+def tampered(tmp_path, trained):
+    """A copy of the trained run folder, to damage."""
+    copy = tmp_path / "tampered"
+    shutil.copytree(trained[1], copy)
+    return copy
+
+
+def test_lambda_layer_in_model_file_is_refused(tampered):
     import keras
 
-    _, run, _ = trained
-    tampered = tmp_path / "tampered"
-    shutil.copytree(run, tampered)
     inputs = keras.Input((64, 1))
     keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs)).save(tampered / "model.keras")
     with pytest.raises(RunFolderError, match="cannot load the model safely"):
         sigae.load(tampered)
 
 
-def test_unknown_class_in_model_file_is_refused(tmp_path, trained):
-    _, run, _ = trained
-    tampered = tmp_path / "tampered"
-    shutil.copytree(run, tampered)
+def test_unknown_class_in_model_file_is_refused(tampered):
     archive = tampered / "model.keras"
-    with zipfile.ZipFile(run / "model.keras") as src:
+    with zipfile.ZipFile(archive) as src:
         files = {name: src.read(name) for name in src.namelist()}
     files["config.json"] = files["config.json"].replace(b'"Conv1D"', b'"EvilLayer"', 1)
     with zipfile.ZipFile(archive, "w") as dst:
@@ -165,10 +167,7 @@ def test_unknown_class_in_model_file_is_refused(tmp_path, trained):
         sigae.load(tampered)
 
 
-def test_mismatched_config_is_refused(tmp_path, trained):
-    _, run, _ = trained
-    tampered = tmp_path / "tampered"
-    shutil.copytree(run, tampered)
+def test_mismatched_config_is_refused(tampered):
     config = json.loads((tampered / "config.json").read_text())
     config["latent_dim"] = 5
     (tampered / "config.json").write_text(json.dumps(config))
