@@ -8,6 +8,7 @@ command starts working, so ``--help`` and argument errors answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -16,6 +17,7 @@ from pathlib import Path
 from .errors import ConfigError, SigaeError
 
 EXIT_USAGE = 2
+STREAM_BATCH = 256  # encode/score: as fast as 1024 on a 2-core CPU, about 0.7 GB less peak memory (scripts/scale.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +55,18 @@ def _load_signals(args, path, expected_length=None, say=print):
     if source.note:
         say(f"{path}: {source.note}")
     return x, source
+
+
+@contextlib.contextmanager
+def _open_signals(args, path, expected_length):
+    """(signals, source) for encode and score: left on disk and streamed when the file allows (sigae.streaming)."""
+    from .streaming import open_signals
+
+    with open_signals(path, args.var, orientation=args.orientation, expected_length=expected_length,
+                      length_policy=_length_policy(args)) as (signals, source):
+        if source.note:
+            print(f"{path}: {source.note}")
+        yield signals, source
 
 
 def _positive_int(text):
@@ -256,7 +270,7 @@ def _provenance(model, run, source):
             "config_hash": model.config.hash()}
 
 
-def _run_file_parser(prog, description, example, file_help, what="signals"):
+def _run_file_parser(prog, description, example, file_help, what="signals", batch_size=1024):
     """RUN FILE -o OUTPUT [--batch-size] [--overwrite], plus the input options for signals files."""
     p = _parser(prog, description, example)
     p.add_argument("run", help="run folder written by sigae-train")
@@ -266,29 +280,27 @@ def _run_file_parser(prog, description, example, file_help, what="signals"):
     else:
         p.add_argument("--var", default=None, help=f"variable holding the {what} (default: 'latent' if present)")
     p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help=f"{what} per batch (default 1024)")
+    p.add_argument("--batch-size", type=_positive_int, default=batch_size,
+                   help=f"{what} per batch (default {batch_size})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 
 
 def encode_parser(prog="sigae-encode"):
     return _run_file_parser(prog, "Write the latent code of every signal in FILE, using the trained model in RUN.",
-                            "sigae-encode runs/signals sample_data/signals.mat -o features.mat", "signals file")
+                            "sigae-encode runs/signals sample_data/signals.mat -o features.mat", "signals file",
+                            batch_size=STREAM_BATCH)
 
 
 def cmd_encode(args):
-    from .io import save_array
+    from .streaming import encode_to_file
 
     _check_output(args.output, args.overwrite)
     model = _load_run(args.run)
-    x, source = _load_signals(args, args.file, expected_length=model.config.input_length)
-    latent = model.encode(x, batch_size=args.batch_size)
-    extra = _provenance(model, args.run, source)
-    stats = model.signal_stats(x)
-    if stats is not None:
-        extra.update(signal_mean=stats[0][:, 0, :], signal_std=stats[1][:, 0, :])
-    save_array(args.output, "latent", latent, overwrite=args.overwrite, **extra)
-    print(f"wrote {args.output}: latent {latent.shape[0]} x {latent.shape[1]} from {source.path} ('{source.var}')")
+    with _open_signals(args, args.file, model.config.input_length) as (signals, source):
+        n, k = encode_to_file(model, signals, args.output, batch_size=args.batch_size, overwrite=args.overwrite,
+                              **_provenance(model, args.run, source))
+    print(f"wrote {args.output}: latent {n} x {k} from {source.path} ('{source.var}')")
     return 0
 
 
@@ -328,7 +340,7 @@ def cmd_decode(args):
 def score_parser(prog="sigae-score"):
     p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
                          "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels",
-                         "signals file")
+                         "signals file", batch_size=STREAM_BATCH)
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
     p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
                                        "(default: the percentile calibrated at training, p99)")
@@ -349,22 +361,16 @@ def _load_labels(path, var, n):
 
 
 def cmd_score(args):
-    import numpy as np
-
-    from .io import save_array
     from .scoring import detection_report
+    from .streaming import score_to_file
 
     _check_output(args.output, args.overwrite)
     model = _load_run(args.run)
-    x, source = _load_signals(args, args.file, expected_length=model.config.input_length)
-    labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
-    result = model.score(x, metric=args.metric, threshold=args.threshold, per_point=args.per_point,
-                         batch_size=args.batch_size)
-    extra = {"is_anomaly": result.is_anomaly.astype(np.uint8), "threshold": result.threshold, "metric": args.metric,
-             **_provenance(model, args.run, source)}
-    if args.per_point:
-        extra["per_point_error"] = result.per_point
-    save_array(args.output, "score", result.scores, overwrite=args.overwrite, **extra)
+    with _open_signals(args, args.file, model.config.input_length) as (signals, source):
+        labels = _load_labels(args.file, args.labels, len(signals)) if args.labels else None
+        result = score_to_file(model, signals, args.output, metric=args.metric, threshold=args.threshold,
+                               per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
+                               **_provenance(model, args.run, source))
     print(f"wrote {args.output}: {len(result)} scores ({args.metric}, normalized units); threshold "
           f"{result.threshold:.4g}; {int(result.is_anomaly.sum())} flagged as anomalous")
     if labels is not None:

@@ -7,6 +7,10 @@ Readers: ``.mat`` v4/v5/v7 through :func:`scipy.io.loadmat`, ``.mat`` v7.3 and
 variable, walking ``data.trials{3}`` and converting to float64 work the same for
 every format. Bad input only ever raises :class:`DataError` with a one-line
 message that starts with the file name.
+
+:func:`open_signal_dataset` leaves large signals on disk instead (HDF5, MAT
+v7.3, C-ordered .npy): a :class:`SignalDataset` reads them a block of signals at
+a time with the same checks and messages (see :mod:`sigae.streaming`).
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ def load_signals(path, var=None, *, orientation=None, expected_length=None, leng
         else:
             x = _numeric(src.where, node, max_bytes)
             x, layout, note = _orient(src.where, node.label, x, orientation, expected_length)
-        _check_signal_count(src.where, node.label, x, min_length)
+        _check_signal_count(src.where, node.label, x.shape, min_length)
         _check_finite(src.where, node.label, x, signals=True)
     return (x, SignalSource(str(path), node.label, layout, note)) if return_info else x
 
@@ -111,6 +115,125 @@ def list_variables(path) -> list[VariableInfo]:
         return list(src.variables())
 
 
+class SignalDataset:
+    """Signals left in their file, read a block of signals at a time; see :func:`open_signal_dataset`.
+
+    ``shape`` and ``len()`` are those of the array :func:`load_signals` would
+    return, ``source`` says where the signals come from.
+    """
+
+    def __init__(self, source: SignalSource, shape: tuple, read_block: Callable[[int, int], np.ndarray]):
+        self.source, self.shape, self._read_block = source, tuple(shape), read_block
+
+    def __len__(self):
+        return self.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Signals ``start:stop`` as float64, refused as by load_signals if the variable holds NaN/Inf there.
+
+        The message is the one for the whole variable: on a NaN/Inf the rest of it is read to count them.
+        """
+        x = self._block(start, stop)
+        _check_finite(_clean(self.source.path), self.source.var, x, signals=True, offset=start,
+                      count_rest=lambda: self._count_nonfinite(stop, max(stop - start, 1)))
+        return x
+
+    def _block(self, start, stop):
+        with _reading(self.source.path):
+            return np.ascontiguousarray(self._read_block(start, stop), dtype=np.float64)
+
+    def _count_nonfinite(self, start, rows):
+        return sum(int(np.count_nonzero(~np.isfinite(self._block(i, min(i + rows, len(self))))))
+                   for i in range(start, len(self), rows))
+
+
+@contextlib.contextmanager
+def open_signal_dataset(path, var=None, *, orientation=None, expected_length=None, min_length=2):
+    """Yield the signals of *path* as a :class:`SignalDataset` left on disk, or None to use :func:`load_signals`.
+
+    A numeric variable of an HDF5 file (``.h5``/``.hdf5``, ``.mat`` v7.3) or a
+    C-ordered ``.npy`` holding one signal per row is streamed, whatever its size;
+    anything else (other formats, cells, complex or empty variables...) gives
+    None, and load_signals reads it or says what is wrong with it. The choice of
+    variable, the orientation and their messages are load_signals'; NaN/Inf are
+    found block by block by :meth:`SignalDataset.read`.
+    """
+    _check_choice("orientation", orientation, ("rows", "columns"))
+    if not _streamable_file(Path(path)):
+        yield None
+        return
+    with _reading(path):
+        src = _open_checked(path, math.inf)
+    with contextlib.closing(src):
+        with _reading(path):
+            dataset = _signal_dataset(src, str(path), var, orientation, expected_length, min_length)
+        yield dataset
+
+
+def _streamable_file(path: Path) -> bool:
+    """An HDF5 file (.h5, .hdf5, .mat v7.3) or an .npy file, by extension and signature."""
+    try:
+        suffix = path.suffix.lower()
+        return path.is_file() and path.stat().st_size > 0 and (
+            suffix in (".h5", ".hdf5", ".npy") or (suffix == ".mat" and _is_matlab_hdf5(path)))
+    except OSError:
+        return False  # load_signals reports it
+
+
+def _signal_dataset(src: _Container, path: str, var, orientation, expected_length,
+                    min_length) -> SignalDataset | None:
+    """The variable load_signals would read, as a SignalDataset if it is a plain numeric array we can read by blocks."""
+    node = _choose(src, var, "signals", math.inf)  # no size limit: nothing is read whole
+    if (node.kind not in ("numeric", "logical") or node.dtype is None or node.dtype.kind not in "biuf"
+            or len(node.shape) not in (2, 3) or 0 in node.shape):
+        return None
+    columns, note = _orientation(src.where, node.label, node.shape, orientation, expected_length)
+    shape = (node.shape[1], node.shape[0]) + node.shape[2:] if columns else node.shape
+    _check_signal_count(src.where, node.label, shape, min_length)
+    read = _h5_blocks(node, columns) if isinstance(node, _H5Node) else _npy_blocks(src.path, shape, columns)
+    if read is None:
+        return None
+    return SignalDataset(SignalSource(path, node.label, "columns" if columns else "rows", note), shape, read)
+
+
+def _h5_blocks(node: _H5Node, columns: bool):
+    """A reader of signals ``start:stop`` of an HDF5 dataset: MATLAB's transposition and the orientation undone."""
+    dataset = node.obj
+    axes = list(range(dataset.ndim))[::-1] if node.matlab else list(range(dataset.ndim))
+    if columns:
+        axes[0], axes[1] = axes[1], axes[0]  # axes[i]: the stored axis of axis i of the signals-first array
+
+    def read(start, stop):
+        index = [slice(None)] * dataset.ndim
+        index[axes[0]] = slice(start, stop)
+        return dataset[tuple(index)].transpose(axes)
+
+    return read
+
+
+def _npy_blocks(path: Path, shape, columns: bool):
+    """A reader of rows ``start:stop`` of a C-ordered .npy file (None for other layouts).
+
+    Plain reads, not a memory map: only the rows being read count in the process's memory.
+    """
+    with open(path, "rb") as fh:
+        _, fortran, dtype = _npy_header(fh)
+        offset = fh.tell()
+    if fortran or columns:
+        return None
+    row = math.prod(shape[1:])
+
+    def read(start, stop):
+        with open(path, "rb") as fh:
+            fh.seek(offset + start * row * dtype.itemsize)
+            data = np.fromfile(fh, dtype=dtype, count=(stop - start) * row)
+        if data.size != (stop - start) * row:
+            raise ValueError("the file is shorter than its header says")
+        return data.reshape((stop - start,) + tuple(shape[1:]))
+
+    return read
+
+
 def save_array(path, name, array, *, overwrite=False, **extra) -> Path:
     """Write *array* as variable *name* plus *extra* variables; the format follows the extension.
 
@@ -122,10 +245,7 @@ def save_array(path, name, array, *, overwrite=False, **extra) -> Path:
     unless *overwrite*.
     """
     path = Path(path)
-    writer = _WRITERS.get(path.suffix.lower())
-    if writer is None:
-        raise DataError(f"{_clean(path)}: cannot write '{_clean(path.suffix)}' files; "
-                        f"use one of {', '.join(WRITE_SUFFIXES)}")
+    writer = _writer_for(path)
     if not isinstance(name, str) or not name:
         raise DataError(f"{_clean(path)}: the variable name must be non-empty text, got {name!r}")
     if name in extra:
@@ -576,15 +696,14 @@ class _Hdf5(_Container):
         self.file.close()
 
 
-def _npy_header(fh) -> tuple[tuple, np.dtype]:
-    """Shape and dtype from a .npy header, before any data is read."""
+def _npy_header(fh) -> tuple[tuple, bool, np.dtype]:
+    """Shape, Fortran order and dtype from a .npy header, before any data is read."""
     version = np.lib.format.read_magic(fh)
     read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
     if read_header is None:
         raise ValueError(f"unsupported .npy format version {version}")
-    shape, _, dtype = read_header(fh)
-    return shape, dtype
+    return read_header(fh)
 
 
 def _read_npy(fh) -> np.ndarray:
@@ -602,7 +721,7 @@ class _Npz(_Container):
         for member in self.zip.namelist():
             if member.endswith(".npy"):
                 with self.zip.open(member) as fh:
-                    shape, dtype = _npy_header(fh)
+                    shape, _, dtype = _npy_header(fh)
                 key = member[:-4]
                 self._nodes[key] = _LeafNode(key, shape, dtype, lambda m=member: _read_npy(self.zip.open(m)))
 
@@ -635,7 +754,7 @@ class _Single(_Container):
 
 def _npy_node(path) -> _LeafNode:
     with open(path, "rb") as fh:
-        shape, dtype = _npy_header(fh)
+        shape, _, dtype = _npy_header(fh)
     return _LeafNode(path.stem, shape, dtype, lambda: _read_npy(open(path, "rb")))
 
 
@@ -681,32 +800,43 @@ def _open_container(path: Path, where: str, max_bytes: int) -> _Container:
 
 
 @contextlib.contextmanager
-def _open(path, max_bytes):
-    """Open *path* as a container; turn every library failure inside the block into a DataError."""
-    where = _clean(path)
+def _reading(path):
+    """Turn every library failure inside the block into a DataError naming *path*; library warnings are muted."""
     try:
-        path = Path(path)
-        if path.suffix.lower() not in READ_SUFFIXES:
-            raise DataError(f"{where}: cannot read '{_clean(path.suffix)}' files; "
-                            f"use one of {', '.join(READ_SUFFIXES)}")
-        if not path.exists():
-            raise DataError(f"{where}: no such file")
-        if path.is_dir():
-            raise DataError(f"{where}: is a directory, not a file")
-        if path.stat().st_size == 0:
-            raise DataError(f"{where}: is empty (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            src = _open_container(path, where, max_bytes)
-            try:
-                yield src
-            finally:
-                src.close()
+            yield
     except DataError:
         raise
     except Exception as exc:  # the parsers raise anything on bad bytes (even SyntaxError from a .npy header)
         what = _FORMAT_NAMES.get(Path(str(path)).suffix.lower(), "file")
-        raise DataError(f"{where}: not a readable {what} ({_reason(exc)})") from exc
+        raise DataError(f"{_clean(path)}: not a readable {what} ({_reason(exc)})") from exc
+
+
+def _open_checked(path, max_bytes) -> _Container:
+    """*path* opened as a container, after the checks every format shares (call inside _reading)."""
+    where = _clean(path)
+    path = Path(path)
+    if path.suffix.lower() not in READ_SUFFIXES:
+        raise DataError(f"{where}: cannot read '{_clean(path.suffix)}' files; use one of {', '.join(READ_SUFFIXES)}")
+    if not path.exists():
+        raise DataError(f"{where}: no such file")
+    if path.is_dir():
+        raise DataError(f"{where}: is a directory, not a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{where}: is empty (0 bytes)")
+    return _open_container(path, where, max_bytes)
+
+
+@contextlib.contextmanager
+def _open(path, max_bytes):
+    """Open *path* as a container; turn every library failure inside the block into a DataError."""
+    with _reading(path):
+        src = _open_checked(path, max_bytes)
+        try:
+            yield src
+        finally:
+            src.close()
 
 
 # ---------------------------------------------------------------------------- choosing and walking
@@ -901,15 +1031,15 @@ def _check_cell_layout(where, label, x, orientation, expected_length):
     return x, "rows", ""
 
 
-def _orient(where, label, x, orientation, expected_length):
-    """(signals first array, "rows"/"columns", note) for a 2-D or 3-D numeric variable."""
-    if x.ndim < 2 or (x.ndim == 2 and 1 in x.shape):
-        raise DataError(f"{where}: variable {_q(label)} is a single vector ({_shape_text(x.shape)}): only one "
+def _orientation(where, label, shape, orientation, expected_length) -> tuple[bool, str]:
+    """(signals are columns, note for the user) for a 2-D or 3-D numeric variable of (MATLAB-order) *shape*."""
+    if len(shape) < 2 or (len(shape) == 2 and 1 in shape):
+        raise DataError(f"{where}: variable {_q(label)} is a single vector ({_shape_text(shape)}): only one "
                         "signal; need at least 2 (a matrix with one signal per row)")
-    if x.ndim > 3:
-        raise DataError(f"{where}: variable {_q(label)} has {x.ndim} dimensions ({_shape_text(x.shape)}); signals "
+    if len(shape) > 3:
+        raise DataError(f"{where}: variable {_q(label)} has {len(shape)} dimensions ({_shape_text(shape)}); signals "
                         "need 2 (signals x points) or 3 (signals x points x channels)")
-    rows, cols = x.shape[0], x.shape[1]
+    rows, cols = shape[0], shape[1]
     if orientation is None:
         columns = expected_length is not None and cols != expected_length and rows == expected_length
     else:
@@ -917,34 +1047,45 @@ def _orient(where, label, x, orientation, expected_length):
     length = rows if columns else cols
     if expected_length is not None and length != expected_length:
         if expected_length not in (rows, cols):
-            raise DataError(f"{where}: variable {_q(label)} is {_shape_text(x.shape)}; the model expects signals "
+            raise DataError(f"{where}: variable {_q(label)} is {_shape_text(shape)}; the model expects signals "
                             f"of {expected_length} points, but neither side has that length")
         other = "rows" if columns else "columns"
         raise DataError(f"{where}: variable {_q(label)} read as {orientation} gives signals of {length} points; the "
                         f"model expects {expected_length}: try --orientation {other}")
     note = (f"signals read as columns: their length {expected_length} matches the model"
             if columns and orientation is None else "")
+    return columns, note
+
+
+def _orient(where, label, x, orientation, expected_length):
+    """(signals first array, "rows"/"columns", note) for a 2-D or 3-D numeric variable."""
+    columns, note = _orientation(where, label, x.shape, orientation, expected_length)
     if columns:
         x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
     return x, "columns" if columns else "rows", note
 
 
-def _check_signal_count(where, label, x, min_length):
-    if x.shape[0] < 2:
+def _check_signal_count(where, label, shape, min_length):
+    if shape[0] < 2:
         raise DataError(f"{where}: variable {_q(label)} holds only 1 signal; need at least 2")
-    if x.shape[1] < min_length:
-        raise DataError(f"{where}: variable {_q(label)} holds signals of {x.shape[1]} point(s); "
+    if shape[1] < min_length:
+        raise DataError(f"{where}: variable {_q(label)} holds signals of {shape[1]} point(s); "
                         f"need at least {min_length}")
 
 
-def _check_finite(where, label, x, signals):
+def _check_finite(where, label, x, signals, offset=0, count_rest=None):
+    """Refuse NaN/Inf. For one block of a stream, *offset* is the index of its first signal and
+    *count_rest()* the number of NaN/Inf after it, so the message is the one for the whole variable."""
     bad = ~np.isfinite(x)
     count = int(np.count_nonzero(bad))
     if not count:
         return
+    if count_rest is not None:
+        count += count_rest()
     index = np.unravel_index(int(np.argmax(bad)), x.shape)
     if signals:
-        position = ", ".join(f"{axis} {i + 1}" for axis, i in zip(("signal", "point", "channel"), index))
+        numbers = (index[0] + offset,) + index[1:]
+        position = ", ".join(f"{axis} {i + 1}" for axis, i in zip(("signal", "point", "channel"), numbers))
     else:
         position = "element (" + ", ".join(str(i + 1) for i in index) + ")"
     raise DataError(f"{where}: variable {_q(label)} has {count} NaN/Inf value{'s' if count > 1 else ''}; first at "
@@ -974,16 +1115,22 @@ def _matlab_name(name: str) -> str:
     return text[:63]
 
 
-def _write_mat(path, tmp, name, variables):
-    """MATLAB v5, compressed, every name made MATLAB-valid; two names that would clash are an error."""
+def _matlab_names(path, keys) -> dict:
+    """{key: MATLAB-valid name}; two keys that would get the same name are an error."""
     renamed = {}
-    for key, value in variables.items():
+    for key in keys:
         new = _matlab_name(key)
         if new in renamed:
-            raise DataError(f"{_clean(path)}: variables {_q(renamed[new][0])} and {_q(key)} would both be saved as "
+            raise DataError(f"{_clean(path)}: variables {_q(renamed[new])} and {_q(key)} would both be saved as "
                             f"{_q(new)} in a .mat file; rename one")
-        renamed[new] = (key, value)
-    scipy.io.savemat(tmp, {new: value for new, (_, value) in renamed.items()}, format="5", do_compression=True,
+        renamed[new] = key
+    return {key: new for new, key in renamed.items()}
+
+
+def _write_mat(path, tmp, name, variables):
+    """MATLAB v5, compressed, every name made MATLAB-valid; two names that would clash are an error."""
+    names = _matlab_names(path, variables)
+    scipy.io.savemat(tmp, {names[key]: value for key, value in variables.items()}, format="5", do_compression=True,
                      oned_as="column")
 
 
@@ -991,8 +1138,13 @@ def _write_npz(path, tmp, name, variables):
     """The archive np.savez writes, without its reserved keyword names ("file", "allow_pickle")."""
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for key, value in variables.items():
-            with archive.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asarray(value), allow_pickle=False)
+            _npz_put(archive, key, value)
+
+
+def _npz_put(archive: zipfile.ZipFile, key, value):
+    """*value* as entry ``key.npy`` of an archive open for writing."""
+    with archive.open(f"{key}.npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array(fh, np.asarray(value), allow_pickle=False)
 
 
 def _write_csv(path, tmp, name, variables):
@@ -1001,9 +1153,13 @@ def _write_csv(path, tmp, name, variables):
     if array.ndim > 2:
         raise DataError(f"{_clean(path)}: a .csv file holds a 2-D table, but {_q(name)} is "
                         f"{_shape_text(array.shape)}; use .mat, .npz or .h5")
+    tmp.write_text(_csv_text(array), encoding="utf-8")
+
+
+def _csv_text(array) -> str:
+    """Rows of a 0-D, 1-D (one per line) or 2-D array as text lines, each number as the shortest exact float64."""
     table = array.reshape(len(array), -1) if array.ndim else array.reshape(1, 1)
-    rows = table.astype(np.float64).tolist()
-    tmp.write_text("".join(",".join(map(repr, row)) + "\n" for row in rows), encoding="utf-8")
+    return "".join(",".join(map(repr, row)) + "\n" for row in table.astype(np.float64).tolist())
 
 
 def _write_h5(path, tmp, name, variables):
@@ -1014,3 +1170,12 @@ def _write_h5(path, tmp, name, variables):
 
 
 _WRITERS = {".mat": _write_mat, ".npz": _write_npz, ".csv": _write_csv, ".h5": _write_h5, ".hdf5": _write_h5}
+
+
+def _writer_for(path: Path):
+    """The writer of *path*'s extension; DataError for one sigae cannot write."""
+    writer = _WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise DataError(f"{_clean(path)}: cannot write '{_clean(path.suffix)}' files; "
+                        f"use one of {', '.join(WRITE_SUFFIXES)}")
+    return writer

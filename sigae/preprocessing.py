@@ -3,11 +3,14 @@
 Arrays are ``(n, L)`` or ``(n, L, C)``; statistics are kept per channel.
 Fitted state lives in attributes with a trailing underscore and round-trips
 through ``to_dict`` / :func:`normalizer_from_dict` (JSON-safe).
+``fit_chunks`` fits the same statistics from blocks of signals (a file too
+large for memory), accumulated in float64.
 A zero spread is replaced by 1 (no NaN) and reported with a warning.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -17,6 +20,14 @@ from .errors import ConfigError, NotFittedError
 
 class SigaeWarning(UserWarning):
     """Something the user should know about, that does not stop the work."""
+
+
+class ZeroSpreadWarning(SigaeWarning):
+    """*count* statistics of kind *what* (``"signal(s)"``...) had zero spread and were replaced by 1."""
+
+    def __init__(self, count: int, what: str):
+        super().__init__(f"{count} {what} had zero spread; they are only shifted, not scaled")
+        self.count, self.what = count, what
 
 
 def _as_3d(x) -> np.ndarray:
@@ -36,9 +47,44 @@ def _safe_scale(spread: np.ndarray, what: str) -> np.ndarray:
     """Spread with zeros (and non-finite values) replaced by 1, warning how many."""
     bad = ~(np.isfinite(spread) & (spread > 0))
     if bad.any():
-        warnings.warn(f"{int(bad.sum())} {what} had zero spread; they are only shifted, not scaled",
-                      SigaeWarning, stacklevel=3)
+        warnings.warn(ZeroSpreadWarning(int(bad.sum()), what), stacklevel=3)
     return np.where(bad, 1.0, spread)
+
+
+def _blocks(chunks):
+    """The non-empty blocks of *chunks* as float64 ``(n, L, C)``, checked to share ``(L, C)``."""
+    shape, seen = None, False
+    for x in chunks:
+        x3 = _as_3d(x)
+        if shape is None:
+            shape = x3.shape[1:]
+        elif x3.shape[1:] != shape:
+            raise ConfigError(f"normalizer: blocks of signals shaped {shape} and {x3.shape[1:]} (points, channels)")
+        if len(x3):
+            seen = True
+            yield x3
+    if not seen:
+        raise ConfigError("normalizer: fit_chunks got no signals")
+
+
+class _Moments:
+    """Count, mean and sum of squared deviations over *axes*, merged block by block (Chan et al.), in float64."""
+
+    def __init__(self, axes: tuple):
+        self.axes, self.count, self.mean, self.m2 = axes, 0, 0.0, 0.0
+
+    def add(self, x3: np.ndarray) -> None:
+        count = math.prod(x3.shape[a] for a in self.axes)
+        mean = x3.mean(axis=self.axes, keepdims=True)
+        m2 = np.square(x3 - mean).sum(axis=self.axes)
+        delta = mean.squeeze(self.axes) - self.mean
+        total = self.count + count
+        self.mean = self.mean + delta * (count / total)
+        self.m2 = self.m2 + m2 + np.square(delta) * (self.count * count / total)
+        self.count = total
+
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / self.count)
 
 
 class _Normalizer:
@@ -79,11 +125,21 @@ class GlobalStandardizer(_Normalizer):
 
     kind = "global"
     _state = ("mean_", "scale_")
+    _axes, _what = (0, 1), "channel(s)"
 
     def fit(self, x):
         x = _as_3d(x)
-        self.mean_ = x.mean(axis=(0, 1))
-        self.scale_ = _safe_scale(x.std(axis=(0, 1)), "channel(s)")
+        self.mean_ = x.mean(axis=self._axes)
+        self.scale_ = _safe_scale(x.std(axis=self._axes), self._what)
+        return self
+
+    def fit_chunks(self, chunks):
+        """:meth:`fit` on the concatenation of the blocks in *chunks*, equal up to float64 rounding."""
+        moments = _Moments(self._axes)
+        for x3 in _blocks(chunks):
+            moments.add(x3)
+        self.mean_ = moments.mean
+        self.scale_ = _safe_scale(moments.std(), self._what)
         return self
 
     def transform(self, x):
@@ -99,12 +155,7 @@ class PerTimestepStandardizer(GlobalStandardizer):
     """A mean and standard deviation for every time point (and channel)."""
 
     kind = "per-timestep"
-
-    def fit(self, x):
-        x = _as_3d(x)
-        self.mean_ = x.mean(axis=0)
-        self.scale_ = _safe_scale(x.std(axis=0), "time point(s)")
-        return self
+    _axes, _what = (0,), "time point(s)"
 
     def transform(self, x):
         self._check_fitted()
@@ -124,6 +175,16 @@ class MinMaxScaler(_Normalizer):
         x = _as_3d(x)
         self.min_ = x.min(axis=(0, 1))
         self.scale_ = _safe_scale(x.max(axis=(0, 1)) - self.min_, "channel(s)")
+        return self
+
+    def fit_chunks(self, chunks):
+        """:meth:`fit` on the concatenation of the blocks in *chunks* (exactly equal)."""
+        low = high = None
+        for x3 in _blocks(chunks):
+            low = x3.min(axis=(0, 1)) if low is None else np.minimum(low, x3.min(axis=(0, 1)))
+            high = x3.max(axis=(0, 1)) if high is None else np.maximum(high, x3.max(axis=(0, 1)))
+        self.min_ = low
+        self.scale_ = _safe_scale(high - low, "channel(s)")
         return self
 
     def transform(self, x):
@@ -149,6 +210,10 @@ class PerSignalStandardizer(_Normalizer):
     def fit(self, x):
         self.n_channels_ = np.asarray(_as_3d(x).shape[2], dtype=np.float64)
         return self
+
+    def fit_chunks(self, chunks):
+        """:meth:`fit` from the first block of *chunks* (only the channel count is learnt)."""
+        return self.fit(next(_blocks(chunks)))
 
     def signal_stats(self, x):
         self._check_fitted()
