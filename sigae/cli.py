@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import ConfigError, SigaeError
 
 EXIT_USAGE = 2
-STREAM_BATCH = 256  # encode/score: as fast as 1024 on a 2-core CPU, about 0.7 GB less peak memory (scripts/scale.py)
+STREAM_BATCH = 256  # encode/score: as sigae.training.PREDICT_BATCH (not imported here: it would delay --help)
 
 
 class _Parser(argparse.ArgumentParser):

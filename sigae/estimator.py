@@ -23,9 +23,9 @@ from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, R
 from .preprocessing import make_normalizer, normalizer_from_dict
 from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
                       resolve_threshold)
+from .training import PREDICT_BATCH
 
 MODEL_FILE = "model.keras"
-PREDICT_BATCH = 1024
 
 
 def as_signals(x, name: str = "signals") -> np.ndarray:

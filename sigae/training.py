@@ -64,13 +64,18 @@ def make_predict_fn(model):
     return predict
 
 
-def predict_batches(fn, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+PREDICT_BATCH = 256
+"""Signals per inference call: as fast as larger batches on a CPU, and the first convolution's activations
+(501 x 256 floats per signal) stay near 130 MB instead of 1 GB at 2048."""
+
+
+def predict_batches(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Apply compiled *fn* to float32 *x* in batches and stack the results."""
     out = [fn(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
     return np.concatenate(out, axis=0) if out else np.zeros((0,), dtype=np.float32)
 
 
-def mse_per_batch(fn, x: np.ndarray, batch_size: int = 2048) -> float:
+def mse_per_batch(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> float:
     """Mean squared reconstruction error of *x* under compiled autoencoder *fn*."""
     total = 0.0
     for i in range(0, len(x), batch_size):
