@@ -22,8 +22,9 @@ def run_cli(capsys, *argv):
 
 def test_train_writes_every_output(tmp_path, signals_mat, capsys):
     out = tmp_path / "run"
-    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS)
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS, "--lr-schedule", "cosine")
     assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["lr_schedule"] == "cosine"
     for name in ("model.keras", "config.json", "normalizer.json", "history.csv", "metrics.json", "threshold.json",
                  "loss.png", "reconstructions.png", "run.json"):
         assert (out / name).is_file(), name
