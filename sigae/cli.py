@@ -57,15 +57,27 @@ def _load_signals(args, path, expected_length=None, say=print):
     return x, source
 
 
+def _check_channels(path, shape, config):
+    """A file's signals must have the trained model's channel count; say so naming the file."""
+    channels = shape[2] if len(shape) == 3 else 1
+    if channels != config.channels:
+        from .errors import DataError
+
+        raise DataError(f"{path}: signals with {channels} channel(s), but the model was trained on "
+                        f"{config.channels} channel(s)")
+
+
 @contextlib.contextmanager
-def _open_signals(args, path, expected_length):
-    """(signals, source) for encode and score: left on disk and streamed when the file allows (sigae.streaming)."""
+def _open_signals(args, path, config):
+    """(signals, source) for encode and score, checked against the model's length and channels: left on disk
+    and streamed when the file allows (sigae.streaming)."""
     from .streaming import open_signals
 
-    with open_signals(path, args.var, orientation=args.orientation, expected_length=expected_length,
+    with open_signals(path, args.var, orientation=args.orientation, expected_length=config.input_length,
                       length_policy=_length_policy(args)) as (signals, source):
         if source.note:
             print(f"{path}: {source.note}")
+        _check_channels(path, signals.shape, config)
         yield signals, source
 
 
@@ -301,7 +313,7 @@ def cmd_encode(args):
 
     _check_output(args.output, args.overwrite)
     model = _load_run(args.run)
-    with _open_signals(args, args.file, model.config.input_length) as (signals, source):
+    with _open_signals(args, args.file, model.config) as (signals, source):
         n, k = encode_to_file(model, signals, args.output, batch_size=args.batch_size, overwrite=args.overwrite,
                               **_provenance(model, args.run, source))
     print(f"wrote {args.output}: latent {n} x {k} from {source.path} ('{source.var}')")
@@ -370,7 +382,7 @@ def cmd_score(args):
 
     _check_output(args.output, args.overwrite)
     model = _load_run(args.run)
-    with _open_signals(args, args.file, model.config.input_length) as (signals, source):
+    with _open_signals(args, args.file, model.config) as (signals, source):
         labels = _load_labels(args.file, args.labels, len(signals)) if args.labels else None
         result = score_to_file(model, signals, args.output, metric=args.metric, threshold=args.threshold,
                                per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
@@ -409,12 +421,14 @@ def cmd_plot(args):
     for name in names:
         check_writable(out / name, args.overwrite)
     model = _load_run(args.run)
+    if args.file:  # every input is checked before the first figure is written
+        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length)
+        _check_channels(args.file, x.shape, model.config)
+        labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
     written = []
     if model.history_ is not None and model.history_.loss:
         written.append(plot_loss(model.history_, out / "loss.png"))
     if args.file:
-        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length)
-        labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
         result = model.score(x)
         order = np.argsort(result.scores)
         worst = order[::-1][:3]

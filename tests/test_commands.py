@@ -108,3 +108,17 @@ def test_info_totals_equal_count_params(trained, capsys):
     assert f"model.count_params() = {model.autoencoder.count_params():,}" in stdout
     assert f"autoencoder total {model.autoencoder.count_params():,}" in stdout
     assert "bias" in stdout
+
+
+@pytest.mark.parametrize("command", ["encode", "score", "plot"])
+def test_wrong_channel_count_names_the_file(tmp_path, trained, command, capsys):
+    _, run, x = trained
+    path = tmp_path / "two_channels.h5"
+    with h5py.File(path, "w") as f:
+        f["signals"] = np.stack([x, x], axis=-1)
+    out = tmp_path / ("plots" if command == "plot" else "out.h5")
+    code = main([command, str(run), str(path), *(["--out", str(out)] if command == "plot" else ["-o", str(out)])])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{path}: signals with 2 channel(s), but the model was trained on 1 channel(s)" in err
+    assert not out.exists()
