@@ -338,6 +338,10 @@ def cmd_decode(args):
     z = load_array(args.file, var)
     if z.ndim == 1 and z.size == model.config.latent_dim:
         z = z[None, :]
+    if z.ndim != 2 or z.shape[1] != model.config.latent_dim:
+        what = f"variable '{var}'" if var else "the latent codes"
+        raise SigaeError(f"{args.file}: {what} is {'x'.join(map(str, z.shape))}; "
+                         f"the model's latent codes are n x {model.config.latent_dim} (one code per row)")
     stats = None
     if model.normalizer.kind == "per-signal":
         if not {"signal_mean", "signal_std"} <= names:

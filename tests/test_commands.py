@@ -122,3 +122,14 @@ def test_wrong_channel_count_names_the_file(tmp_path, trained, command, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"{path}: signals with 2 channel(s), but the model was trained on 1 channel(s)" in err
     assert not out.exists()
+
+
+def test_decode_of_codes_of_the_wrong_width_names_the_file(tmp_path, trained, capsys):
+    model, run, _ = trained
+    path = tmp_path / "codes.mat"
+    scipy.io.savemat(path, {"latent": np.zeros((5, model.config.latent_dim + 1))})
+    out = tmp_path / "decoded.mat"
+    code = main(["decode", str(run), str(path), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{path}: variable 'latent' is 5x{model.config.latent_dim + 1}" in err and not out.exists()
