@@ -201,7 +201,9 @@ def cmd_train(args):
         if not args.file:
             raise SigaeError("FILE is required (or --resume RUN)")
         out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
-        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        if out.exists() and not out.is_dir():
+            raise SigaeError(f"--out {out}: is a file, not a folder; choose another run folder")
+        if out.exists() and any(out.iterdir()) and not args.overwrite:
             raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
         config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
                                    tied=args.tied, learning_rate=args.learning_rate,

@@ -46,6 +46,10 @@ def test_train_refuses_non_empty_out_without_overwrite(tmp_path, signals_mat, ca
     code, _, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS)
     assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
     assert (out / "keep.txt").read_text() == "precious"
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("precious")
+    code, _, err = run_cli(capsys, "train", signals_mat, "--out", a_file, "--overwrite", *TINY_FLAGS)
+    assert code == 2 and "is a file, not a folder" in err and a_file.read_text() == "precious"
 
 
 def _mat(tmp_path, name, **variables):
