@@ -101,6 +101,13 @@ def _fraction(text):
     return value
 
 
+def _trim_fraction(text):
+    value = _fraction(text)
+    if value >= 0.5:
+        raise argparse.ArgumentTypeError(f"must be below 0.5, got {value}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -143,6 +150,9 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                    help="constant rate, or cosine decay to 1%% of it over the run (default constant)")
     p.add_argument("--seed", type=int, help="random seed: same seed and data give the same run on a CPU")
+    p.add_argument("--trim", type=_trim_fraction, default=0.0, metavar="FRACTION",
+                   help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
+                        "anomalous training signals are not learned (default 0: plain MSE)")
     p.add_argument("--patience", type=_positive_int,
                    help="stop when validation loss has not improved for this many epochs; keep the best weights")
     p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"), default="auto",
@@ -207,7 +217,7 @@ def cmd_train(args):
             raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
         config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
                                    tied=args.tied, learning_rate=args.learning_rate,
-                                   lr_schedule=args.lr_schedule)
+                                   lr_schedule=args.lr_schedule, trim_fraction=args.trim)
         x, source = _load_signals(args, args.file)
         config = config.with_updates(input_length=x.shape[1], channels=1 if x.ndim == 2 else x.shape[2])
         print(f"{source.path}: {x.shape[0]} signals x {x.shape[1]} points"

@@ -42,6 +42,7 @@ class AutoencoderConfig:
     normalize: str = "global"
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
+    trim_fraction: float = 0.0
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self):
@@ -72,6 +73,8 @@ class AutoencoderConfig:
             raise ConfigError("config: tied weights need the mirrored decoder (decoder='mirror', --decoder mirror)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"config: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not (isinstance(self.trim_fraction, (int, float)) and 0 <= self.trim_fraction < 0.5):
+            raise ConfigError(f"config: trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"config: learning_rate must be > 0, got {self.learning_rate!r}")
         self.stage_lengths()  # raises ConfigError for a too-short input

@@ -214,7 +214,8 @@ class SignalAutoencoder:
         start = time.perf_counter()
         self.history_ = train_autoencoder(
             self.autoencoder, xn_train, xn_val, epochs=t["epochs"], batch_size=t["batch_size"],
-            learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule, patience=t["patience"],
+            learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule,
+            trim_fraction=self.config.trim_fraction, patience=t["patience"],
             seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
             checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
             on_epoch_end=None if run_dir is None else write_history, strategy=strategy)

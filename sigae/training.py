@@ -182,6 +182,7 @@ def load_checkpoint(path: Path, autoencoder, optimizer=None) -> dict:
 
 def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None, *, epochs: int,
                       batch_size: int, learning_rate: float, lr_schedule: str = "constant",
+                      trim_fraction: float = 0.0,
                       patience: int | None = None, seed: int | None = None, verbose="auto", log=print,
                       checkpoint_dir=None, resume: bool = False, should_stop=None,
                       on_epoch_end=None, strategy=None) -> History:
@@ -196,7 +197,13 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     With *checkpoint_dir*, ``last.npz`` (weights, optimizer state, epoch,
     history) is written after every epoch and ``best.npz`` whenever the
     monitored loss improves; *resume* continues from ``last.npz`` exactly as
-    an uninterrupted run would. *should_stop* is polled after every step; when
+    an uninterrupted run would.
+
+    With *trim_fraction* > 0, the gradient of each batch comes from its
+    best-reconstructed signals only: the worst ``trim_fraction`` of each batch
+    is left out, so a few anomalous signals in the training data are not
+    learned (and still stand out when scored). The reported loss is the plain
+    mean over all signals. *should_stop* is polled after every step; when
     it returns true, :class:`TrainingInterrupted` is raised (the last completed
     epoch is in ``last.npz``).
     """
@@ -221,7 +228,13 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             output = tf.cast(autoencoder(xb, training=True), tf.float32)  # the loss stays float32
             per_signal = tf.reduce_mean(tf.square(output - xb), axis=[1, 2])
             loss = tf.reduce_sum(per_signal) / global_n
-            scaled = optimizer.scale_loss(loss) if mixed else loss
+            objective = loss
+            if trim_fraction > 0:
+                keep = tf.cast(tf.math.ceil(tf.cast(tf.shape(per_signal)[0], tf.float32) * (1 - trim_fraction)),
+                               tf.int32)
+                kept = -tf.math.top_k(-per_signal, keep, sorted=False).values
+                objective = tf.reduce_sum(kept) / (global_n * (1 - trim_fraction))
+            scaled = optimizer.scale_loss(objective) if mixed else objective
         optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return loss
 
