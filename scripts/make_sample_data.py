@@ -7,6 +7,11 @@ float32), ``labels`` (0 normal, 1 anomalous), ``anomaly_kind`` (0 none,
 1 spikes, 2 clipping, 3 frequency jump), ``t`` (time in seconds).
 
     python scripts/make_sample_data.py [--out sample_data/signals.mat] [--n 2000] [--seed 7]
+    python scripts/make_sample_data.py --check   # what a perfect model could score here (writes nothing)
+
+``--check`` measures, on the split ``sigae-train --seed 0`` uses, the
+validation MSE of the noise-free generating signals (what a perfect model of
+the normal signals would reconstruct) against PCA's, and the AUROC each gets.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ def damped(t, amplitude, freq, phase, decay):
     return amplitude * np.exp(-decay * t) * np.sin(2 * np.pi * freq * t + phase)
 
 
-def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.02, seed: int = 7):
+def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.02, seed: int = 7,
+                 return_normal: bool = False):
+    """Signals, labels, anomaly kinds and time; with *return_normal* also the noise-free normal signal
+    each one was made from (before any anomaly)."""
     rng = np.random.default_rng(seed)
     t = np.linspace(0.0, 1.0, length)
     amplitude = rng.uniform(0.5, 2.0, n)
@@ -33,6 +41,7 @@ def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.0
     decay = rng.uniform(0.5, 4.0, n)
     noise = rng.uniform(0.01, 0.04, n)
     clean = damped(t[None, :], amplitude[:, None], freq[:, None], phase[:, None], decay[:, None])
+    normal = clean.copy()
 
     kind = np.zeros(n, dtype=np.int8)
     n_anomalies = int(round(n * anomaly_fraction))
@@ -50,7 +59,30 @@ def make_signals(n: int = 2000, length: int = 501, anomaly_fraction: float = 0.0
             jumped = damped(t, amplitude[i], freq[i] * rng.uniform(2.0, 3.0), phase[i], decay[i])
             clean[i, cut:] = jumped[cut:]
     signals = clean + noise[:, None] * rng.standard_normal((n, length))
-    return signals.astype(np.float32), (kind > 0).astype(np.uint8), kind, t
+    result = signals.astype(np.float32), (kind > 0).astype(np.uint8), kind, t
+    return result + (normal,) if return_normal else result
+
+
+def check(n: int, length: int, seed: int, latent_dim: int = 32, validation_split: float = 0.2) -> None:
+    """Print the validation MSE and AUROC of the perfect model of normal signals and of PCA."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from sigae.scoring import PCABaseline, auroc
+
+    signals, labels, _, _, normal = make_signals(n, length, seed=seed, return_normal=True)
+    signals = signals.astype(np.float64)
+    n_val = int(round(n * validation_split))
+    order = np.random.default_rng(0).permutation(n)  # the split of sigae-train --seed 0
+    train, val = order[n_val:], order[:n_val]
+    mean, std = signals[train].mean(), signals[train].std()  # global standardization, as sigae's default
+    x, truth = (signals - mean) / std, (normal - mean) / std
+    pca = PCABaseline(latent_dim).fit(x[train])
+    for name, reconstruction in (("noise-free normal signals", truth), (f"PCA, {latent_dim} components",
+                                                                        pca.reconstruct(x))):
+        error = np.mean(np.square(x - reconstruction), axis=1)
+        print(f"{name:>27}: val MSE {error[val].mean():.5f} (normal signals only "
+              f"{error[val][labels[val] == 0].mean():.5f}), AUROC {auroc(error, labels):.3f}")
 
 
 def main(argv=None):
@@ -59,7 +91,10 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--length", type=int, default=501)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--check", action="store_true", help="print what a perfect model could score; write nothing")
     args = parser.parse_args(argv)
+    if args.check:
+        return check(args.n, args.length, args.seed)
     signals, labels, kind, t = make_signals(args.n, args.length, seed=args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
