@@ -5,10 +5,12 @@ float32 MAT-file v7.3 (or a plain .h5 with --format h5), a block at a time so
 that making the file needs little memory, then runs ``sigae encode`` and
 ``sigae score --per-point`` on it as child processes, measuring each child's
 wall time and peak resident memory (its own rusage, from os.wait4). Without
---run it first trains a small run (2 epochs on 2000 signals) to use. Files go
-to a temporary folder, deleted at the end unless --keep.
+--run it first trains a small run (2 epochs on 2000 signals) to use. With
+--train-epochs E it also times ``sigae train --stream`` for E epochs on each
+file. Files go to a temporary folder, deleted at the end unless --keep.
 
     python scripts/scale.py --sizes 10000 100000 1000000 --json scale.json
+    python scripts/scale.py --sizes 10000 100000 --train-epochs 1 --no-per-point
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def train_small_run(folder: Path, n: int, epochs: int, seed: int) -> Path:
     return run
 
 
-def measure(run: Path, folder: Path, n: int, fmt: str, per_point: bool, batch_size, seed: int) -> dict:
+def measure(run: Path, folder: Path, n: int, fmt: str, per_point: bool, batch_size, seed: int,
+            train_epochs: int) -> dict:
     big = folder / f"signals_{n}.{fmt}"
     print(f"{n} signals: writing {big.name} ...", flush=True)
     write_big_file(big, n, seed)
@@ -94,6 +97,14 @@ def measure(run: Path, folder: Path, n: int, fmt: str, per_point: bool, batch_si
     row = {"signals": n, "file_gb": big.stat().st_size / 1e9, "encode_s": encode_s, "encode_peak_rss_mb": encode_mb,
            "score_s": score_s, "score_peak_rss_mb": score_mb, "encode_signals_per_s": n / encode_s,
            "score_signals_per_s": n / score_s, "output_gb": (latent.stat().st_size + scores.stat().st_size) / 1e9}
+    if train_epochs:
+        trained = folder / f"run_{n}"
+        row["train_epochs"] = train_epochs
+        row["train_s"], row["train_peak_rss_mb"] = run_child(sigae(
+            "train", big, "--stream", "--epochs", train_epochs, "--out", trained, "--seed", seed, "--quiet"))
+        metrics = json.loads((trained / "metrics.json").read_text())
+        assert metrics["n_train"] + metrics["n_val"] == n, metrics
+        shutil.rmtree(trained)
     return row
 
 
@@ -105,6 +116,11 @@ def table(rows: list[dict]) -> str:
         lines.append(f"{r['signals']:>9,} {r['file_gb']:>8.2f} {r['encode_s']:>9.1f} {r['encode_peak_rss_mb']:>10.0f} "
                      f"{r['score_s']:>8.1f} {r['score_peak_rss_mb']:>9.0f} {r['encode_signals_per_s']:>13,.0f} "
                      f"{r['score_signals_per_s']:>12,.0f}")
+    trained = [r for r in rows if "train_s" in r]
+    if trained:
+        lines += ["", f"{'signals':>9} {'train --stream s':>17} {'epochs':>7} {'train MB':>9}", "-" * 45]
+        lines += [f"{r['signals']:>9,} {r['train_s']:>17.1f} {r['train_epochs']:>7} {r['train_peak_rss_mb']:>9.0f}"
+                  for r in trained]
     return "\n".join(lines)
 
 
@@ -122,6 +138,8 @@ def main(argv=None) -> int:
     p.add_argument("--dir", type=Path, help="where to make the temporary folder (default: the system's)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    p.add_argument("--train-epochs", type=int, default=0,
+                   help="also time sigae train --stream for this many epochs on each file (default 0: no)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -130,8 +148,9 @@ def main(argv=None) -> int:
     try:
         run = args.run or train_small_run(folder, args.train_signals, args.epochs, args.seed)
         for n in args.sizes:
-            rows.append(measure(run, folder, n, args.format, args.per_point, args.batch_size, args.seed))
-            print(table(rows[-1:]).splitlines()[-1], flush=True)
+            rows.append(measure(run, folder, n, args.format, args.per_point, args.batch_size, args.seed,
+                                args.train_epochs))
+            print(table(rows[-1:]).splitlines()[2], flush=True)
             if not args.keep:
                 for file in folder.glob(f"*_{n}.{args.format}"):
                     file.unlink()

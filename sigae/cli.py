@@ -57,6 +57,25 @@ def _load_signals(args, path, expected_length=None, say=print):
     return x, source
 
 
+@contextlib.contextmanager
+def _training_signals(args, path):
+    """(signals, source) to train on: the whole array, or with --stream the file left on disk."""
+    if not args.stream:
+        yield _load_signals(args, path)
+        return
+    from .io import open_signal_dataset
+
+    if args.crop or args.pad:
+        raise SigaeError("--stream: --crop/--pad need the whole file in memory; drop one or the other")
+    with open_signal_dataset(path, args.var, orientation=args.orientation) as dataset:
+        if dataset is None:
+            raise SigaeError(f"--stream: {path} cannot be read block by block (only HDF5, MATLAB v7.3 and "
+                             ".npy files can); drop --stream to load it whole")
+        if dataset.source.note:
+            print(f"{path}: {dataset.source.note}")
+        yield dataset, dataset.source
+
+
 def _check_channels(path, shape, config):
     """A file's signals must have the trained model's channel count; say so naming the file."""
     channels = shape[2] if len(shape) == 3 else 1
@@ -153,6 +172,9 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--trim", type=_trim_fraction, default=0.0, metavar="FRACTION",
                    help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
                         "anomalous training signals are not learned (default 0: plain MSE)")
+    p.add_argument("--stream", action="store_true",
+                   help="read the signals from the file block by block instead of loading it whole, for files "
+                        "larger than memory (HDF5, MATLAB v7.3, .npy)")
     p.add_argument("--patience", type=_positive_int,
                    help="stop when validation loss has not improved for this many epochs; keep the best weights")
     p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"), default="auto",
@@ -201,12 +223,13 @@ def cmd_train(args):
             raise SigaeError(f"--resume {out}: the run does not record its signals file; give FILE")
         args.var = args.var or src.get("variable")
         args.orientation = args.orientation or src.get("orientation")
-        x, _ = _load_signals(args, file)
-        print(f"resuming {out} on {file}")
-        try:
-            model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install())
-        except TrainingInterrupted as exc:
-            return _interrupted(exc, out)
+        args.stream = args.stream or bool(src.get("stream"))
+        with _training_signals(args, file) as (x, _):
+            print(f"resuming {out} on {file}")
+            try:
+                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install())
+            except TrainingInterrupted as exc:
+                return _interrupted(exc, out)
     else:
         if not args.file:
             raise SigaeError("FILE is required (or --resume RUN)")
@@ -218,20 +241,22 @@ def cmd_train(args):
         config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
                                    tied=args.tied, learning_rate=args.learning_rate,
                                    lr_schedule=args.lr_schedule, trim_fraction=args.trim)
-        x, source = _load_signals(args, args.file)
-        config = config.with_updates(input_length=x.shape[1], channels=1 if x.ndim == 2 else x.shape[2])
-        print(f"{source.path}: {x.shape[0]} signals x {x.shape[1]} points"
-              + (f" x {x.shape[2]} channels" if x.ndim == 3 else "") + f" from variable '{source.var}'")
-        provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
-                      "orientation": source.orientation}
-        try:
-            model = SignalAutoencoder(config).fit(
-                x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-                verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out, overwrite=args.overwrite,
-                should_stop=stop.install(), source=provenance, strategy=args.strategy,
-                mixed_precision=args.mixed_precision)
-        except TrainingInterrupted as exc:
-            return _interrupted(exc, out)
+        with _training_signals(args, args.file) as (x, source):
+            shape = x.shape
+            config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
+            print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
+                  + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
+                  + (", read block by block" if args.stream else ""))
+            provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
+                          "orientation": source.orientation, "stream": bool(args.stream)}
+            try:
+                model = SignalAutoencoder(config).fit(
+                    x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
+                    verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
+                    overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
+                    strategy=args.strategy, mixed_precision=args.mixed_precision)
+            except TrainingInterrupted as exc:
+                return _interrupted(exc, out)
     print(training_summary(model.metrics_))
     print(f"run folder: {out}/")
     for name, what in (("model.keras", "the trained autoencoder (encoder and decoder inside)"),

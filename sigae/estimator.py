@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__
 from .config import AutoencoderConfig
 from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError
+from .io import SignalDataset
 from .preprocessing import make_normalizer, normalizer_from_dict
 from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
                       resolve_threshold)
@@ -117,6 +118,11 @@ class SignalAutoencoder:
         normalizer and split first, then a checkpoint and ``history.csv`` after
         every epoch, and the results at the end (``run.json`` says whether the
         run is complete). An interrupted run continues with :meth:`resume`.
+
+        *x* may also be a :class:`sigae.io.SignalDataset` (``open_signal_dataset``):
+        the signals then stay in their file and are read block by block for
+        the normalizer, every epoch, and the final metrics, so a file larger
+        than memory can be trained on.
         *should_stop* is polled after every step (see ``training.train_autoencoder``).
 
         *strategy* is a ``tf.distribute`` strategy or its name (``"auto"``,
@@ -126,7 +132,7 @@ class SignalAutoencoder:
         *mixed_precision* computes in float16 with float32 weights and a
         float32 loss (with loss scaling), for GPUs that are faster in float16.
         """
-        x = as_signals(x)
+        x = x if isinstance(x, SignalDataset) else as_signals(x)
         _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
         n = len(x)
         n_val = int(round(n * validation_split))
@@ -135,7 +141,7 @@ class SignalAutoencoder:
                             "into non-empty training and validation sets")
         if n - n_val < 2:
             raise DataError(f"signals: only {n - n_val} training signal(s); need at least 2")
-        self.config = self.config.with_updates(input_length=x.shape[1], channels=x.shape[2])
+        self.config = self.config.with_updates(input_length=x.shape[1], channels=_channels(x.shape))
         strategy = _resolve_strategy(strategy)
         if strategy is not None and seed is None and not _is_chief_only(strategy):
             seed = 0  # every worker must draw the same split and shuffles
@@ -144,7 +150,11 @@ class SignalAutoencoder:
 
         order = np.random.default_rng(seed).permutation(n)
         self.train_index_, self.val_index_ = np.sort(order[n_val:]), np.sort(order[:n_val])
-        self.normalizer = make_normalizer(self.config.normalize).fit(x[self.train_index_])
+        self.normalizer = make_normalizer(self.config.normalize)
+        if isinstance(x, SignalDataset):
+            self.normalizer.fit_chunks(self._parts(x)[0].raw_blocks())
+        else:
+            self.normalizer.fit(x[self.train_index_])
         self.training_ = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
                           "patience": patience, "seed": seed, "threshold_percentile": threshold_percentile,
                           "n_signals": n, "source": source, "mixed_precision": bool(mixed_precision)}
@@ -176,8 +186,11 @@ class SignalAutoencoder:
         obj.training_ = _read_json(run_dir / "training.json", run_dir)
         with np.load(run_dir / "split.npz", allow_pickle=False) as split:
             obj.train_index_, obj.val_index_ = split["train"], split["val"]
-        x = as_signals(x)
-        obj._check_shape(x, "signals")
+        if isinstance(x, SignalDataset):
+            obj._check_shape(np.zeros((1, x.shape[1], _channels(x.shape))), str(x.source.path))
+        else:
+            x = as_signals(x)
+            obj._check_shape(x, "signals")
         if len(x) != obj.training_["n_signals"]:
             raise DataError(f"signals: {len(x)} signals, but the run was started on {obj.training_['n_signals']}")
         return obj._train(x, run_dir, resume=True, verbose=verbose, log=log, should_stop=should_stop)
@@ -203,9 +216,18 @@ class SignalAutoencoder:
 
         t = self.training_
         set_seed(t["seed"])
-        x_train, x_val = x[self.train_index_], x[self.val_index_]
-        xn_train = self.normalizer.transform(x_train).astype(np.float32)
-        xn_val = self.normalizer.transform(x_val).astype(np.float32) if len(x_val) else None
+        if isinstance(x, SignalDataset):
+            xn_train, xn_val = self._parts(x)
+            train_pairs, val_pairs = xn_train.pairs, xn_val.pairs
+            self._val_sample = next((xn_val if len(xn_val) else xn_train).raw_blocks())[:4]
+        else:
+            x_train, x_val = x[self.train_index_], x[self.val_index_]
+            xn_train = self.normalizer.transform(x_train).astype(np.float32)
+            xn_val = self.normalizer.transform(x_val).astype(np.float32)
+            train_pairs, val_pairs = lambda: [(x_train, xn_train)], lambda: [(x_val, xn_val)]
+            self._val_sample = x[(self.val_index_ if len(self.val_index_) else self.train_index_)[:4]]
+        if not len(xn_val):
+            xn_val = val_pairs = None
         self._build_for_training(strategy, t.get("mixed_precision", False))
 
         def write_history(epoch, history):
@@ -221,45 +243,66 @@ class SignalAutoencoder:
             on_epoch_end=None if run_dir is None else write_history, strategy=strategy)
         seconds = time.perf_counter() - start
 
-        train_rec = self._reconstruct_normalized(xn_train)
-        self.train_scores_ = reconstruction_error(xn_train, train_rec)
+        self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, xn_train, seconds)
         self.threshold_ = calibrate_threshold(self.train_scores_, t["threshold_percentile"])
-        self.metrics_ = self._fit_metrics(x_train, x_val, xn_train, xn_val, train_rec, seconds)
         self.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
         if t.get("source"):
             self.metrics_["source"] = t["source"]
-        self._val_sample = x[(self.val_index_ if len(self.val_index_) else self.train_index_)[:4]]
         if run_dir is not None:
             self._write_results(run_dir)
         return self
 
-    def _fit_metrics(self, x_train, x_val, xn_train, xn_val, train_rec, seconds) -> dict:
-        pca = PCABaseline(self.config.latent_dim).fit(xn_train)
+    def _parts(self, dataset: SignalDataset):
+        """The training and validation rows of a file left on disk, normalized as they are read."""
+        from .trainingdata import StreamedPart
 
-        def errors(x_orig, xn, rec_n):
-            rec_orig = self.normalizer.inverse_transform(rec_n, self.normalizer.signal_stats(x_orig))
-            return {"mse": float(np.mean(np.square(rec_n - xn, dtype=np.float64))),
-                    "mse_original_units": float(np.mean(np.square(rec_orig - x_orig)))}
+        val = np.zeros(len(dataset), dtype=bool)
+        val[self.val_index_] = True
+        return StreamedPart(dataset, ~val, self.normalizer), StreamedPart(dataset, val, self.normalizer)
 
-        ae_train, pca_train = errors(x_train, xn_train, train_rec), errors(x_train, xn_train, pca.reconstruct(xn_train))
+    def _errors(self, pairs, pca) -> tuple[dict, np.ndarray]:
+        """MSE of the autoencoder and of *pca* (normalized and original units) over the ``(original,
+        normalized)`` blocks of *pairs*, and the autoencoder's score of every signal."""
+        squares = {"autoencoder": [0.0, 0.0], "pca": [0.0, 0.0]}
+        size, scores = 0, []
+        for x_orig, xn in pairs:
+            rec = self._reconstruct_normalized(xn)
+            scores.append(reconstruction_error(xn, rec))
+            stats = self.normalizer.signal_stats(x_orig)
+            for name, rec_n in (("autoencoder", rec), ("pca", pca.reconstruct(xn))):
+                squares[name][0] += float(np.sum(np.square(rec_n - xn, dtype=np.float64)))
+                squares[name][1] += float(np.sum(np.square(self.normalizer.inverse_transform(rec_n, stats) - x_orig)))
+            size += xn.size
+        return {name: (a / size, b / size) for name, (a, b) in squares.items()}, np.concatenate(scores)
+
+    def _fit_metrics(self, train_pairs, val_pairs, xn_train, seconds) -> tuple[dict, np.ndarray]:
+        """metrics.json (autoencoder vs PCA baseline) and the training signals' scores."""
+        pca = PCABaseline(self.config.latent_dim)
+        if isinstance(xn_train, np.ndarray):
+            pca.fit(xn_train)
+        else:
+            pca.fit_chunks(xn_train.blocks())
+        train, train_scores = self._errors(train_pairs(), pca)
+        n_train = len(xn_train)
+        n_val = len(self.val_index_)
         metrics = {
-            "n_signals": int(len(x_train) + len(x_val)), "n_train": int(len(x_train)), "n_val": int(len(x_val)),
+            "n_signals": int(n_train + n_val), "n_train": int(n_train), "n_val": int(n_val),
             "input_length": self.config.input_length, "channels": self.config.channels,
             "epochs_run": len(self.history_.loss), "best_epoch": self.history_.best_epoch,
             "stopped_early": self.history_.stopped_early, "train_seconds": round(seconds, 3),
             "parameters": int(self.autoencoder.count_params()),
-            "autoencoder": {"train_mse": ae_train["mse"], "train_mse_original_units": ae_train["mse_original_units"]},
-            "pca": {"components": pca.components_.shape[0], "train_mse": pca_train["mse"],
-                    "train_mse_original_units": pca_train["mse_original_units"]},
+            "autoencoder": {"train_mse": train["autoencoder"][0], "train_mse_original_units": train["autoencoder"][1]},
+            "pca": {"components": pca.components_.shape[0], "train_mse": train["pca"][0],
+                    "train_mse_original_units": train["pca"][1]},
         }
-        if xn_val is not None:
-            ae_val = errors(x_val, xn_val, self._reconstruct_normalized(xn_val))
-            pca_val = errors(x_val, xn_val, pca.reconstruct(xn_val))
-            metrics["autoencoder"].update(val_mse=ae_val["mse"], val_mse_original_units=ae_val["mse_original_units"])
-            metrics["pca"].update(val_mse=pca_val["mse"], val_mse_original_units=pca_val["mse_original_units"])
-            metrics["val_mse_ratio_to_pca"] = ae_val["mse"] / pca_val["mse"] if pca_val["mse"] > 0 else None
-            metrics["beats_pca"] = bool(ae_val["mse"] <= pca_val["mse"])
-        return metrics
+        if val_pairs is not None:
+            val, _ = self._errors(val_pairs(), pca)
+            for name in ("autoencoder", "pca"):
+                metrics[name].update(val_mse=val[name][0], val_mse_original_units=val[name][1])
+            ae_val, pca_val = val["autoencoder"][0], val["pca"][0]
+            metrics["val_mse_ratio_to_pca"] = ae_val / pca_val if pca_val > 0 else None
+            metrics["beats_pca"] = bool(ae_val <= pca_val)
+        return metrics, train_scores
 
     # ------------------------------------------------------------------ inference
     def _predict(self, which: str, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -431,6 +474,10 @@ class SignalAutoencoder:
 def load(path) -> SignalAutoencoder:
     """Load a run folder: ``sigae.load(dir)`` is ``SignalAutoencoder.load(dir)``."""
     return SignalAutoencoder.load(path)
+
+
+def _channels(shape) -> int:
+    return shape[2] if len(shape) == 3 else 1
 
 
 def _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile):

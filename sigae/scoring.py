@@ -135,6 +135,20 @@ class PCABaseline:
         self.components_ = vt[: self.n_components]
         return self
 
+    def fit_chunks(self, chunks):
+        """:meth:`fit` on the concatenation of the blocks in *chunks*, through the covariance matrix
+        (points x points), so the signals never need to be in memory together."""
+        n, total, scatter = 0, None, None
+        for block in chunks:
+            flat = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+            if total is None:
+                total, scatter = np.zeros(flat.shape[1]), np.zeros((flat.shape[1],) * 2)
+            n, total, scatter = n + len(flat), total + flat.sum(axis=0), scatter + flat.T @ flat
+        self.mean_ = total / n
+        eigenvalues, vectors = np.linalg.eigh(scatter - n * np.outer(self.mean_, self.mean_))
+        self.components_ = vectors[:, ::-1][:, : min(self.n_components, n)].T  # largest first, as fit keeps
+        return self
+
     def reconstruct(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         flat = x.reshape(len(x), -1) - self.mean_

@@ -188,7 +188,8 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
                       on_epoch_end=None, strategy=None) -> History:
     """Train *autoencoder* to reproduce its input (MSE, Adam).
 
-    *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``. With
+    *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``, or
+    :class:`sigae.trainingdata.StreamedPart` s read from a file as training goes. With
     *patience*, training stops when the monitored loss (validation if there is
     a validation set, else training) has not improved for that many epochs, and
     the best weights are restored. A NaN/Inf loss stops training at once with
@@ -246,10 +247,26 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     shard_by_data = tf.data.Options()
     shard_by_data.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
 
-    def epoch_batches(order):
+    streamed = not isinstance(x_train, np.ndarray)
+
+    def epoch_batches(epoch, rng):
         """The epoch's global batches, split across replicas (and workers) by the strategy."""
-        dataset = tf.data.Dataset.from_tensor_slices(x_train[order]).batch(batch_size).with_options(shard_by_data)
-        return iter(strategy.experimental_distribute_dataset(dataset))
+        if streamed:  # batches read from the file as they are needed
+            epoch_rng = np.random.default_rng(None if seed is None else [seed, epoch])
+            spec = tf.TensorSpec((None,) + tuple(x_train.shape[1:]), tf.float32)
+            dataset = tf.data.Dataset.from_generator(lambda: x_train.batches(batch_size, epoch_rng),
+                                                     output_signature=spec).prefetch(2)
+        else:
+            dataset = tf.data.Dataset.from_tensor_slices(x_train[rng.permutation(n)]).batch(batch_size)
+        return iter(strategy.experimental_distribute_dataset(dataset.with_options(shard_by_data)))
+
+    def validation_loss():
+        if x_val is None or not len(x_val):
+            return None
+        if not streamed:
+            return mse_per_batch(predict, x_val)
+        total = sum(mse_per_batch(predict, xb) * len(xb) for xb in x_val.blocks())
+        return total / len(x_val)
 
     predict = make_predict_fn(autoencoder)
     rng = np.random.default_rng(seed)
@@ -262,7 +279,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         state = load_checkpoint(checkpoint_dir / "last.npz", autoencoder, optimizer)
         history = History(**state["history"])
         best, waited, first_epoch = state["best"], state["waited"], state["epoch"] + 1
-        for _ in range(state["epoch"]):
+        for _ in range(0 if streamed else state["epoch"]):
             rng.permutation(n)  # replay the shuffles of the epochs already done
         if (checkpoint_dir / "best.npz").is_file():
             current = autoencoder.get_weights()
@@ -284,12 +301,11 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         if history.stopped_early:
             break
         start = time.perf_counter()
-        order = rng.permutation(n)
         bar = keras.utils.Progbar(steps, stateful_metrics=["loss", "val_loss"]) if mode == 1 else None
         if bar is not None:
             log(f"Epoch {epoch}/{epochs}")
         total = 0.0
-        batches = epoch_batches(order)
+        batches = epoch_batches(epoch, rng)
         for step in range(steps):
             global_n = min(batch_size, n - step * batch_size)
             loss = float(train_step(next(batches), tf.constant(global_n, tf.float32)))
@@ -301,7 +317,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             if should_stop is not None and should_stop():
                 raise TrainingInterrupted(epoch - 1)
         train_loss = total / n
-        val_loss = mse_per_batch(predict, x_val) if x_val is not None and len(x_val) else None
+        val_loss = validation_loss()
         history.loss.append(train_loss)
         if val_loss is not None:
             history.val_loss.append(val_loss)

@@ -261,3 +261,98 @@ def test_streamed_normalizer_fit_checks_blocks():
         make_normalizer("global").fit_chunks(iter([]))
     with pytest.raises(ConfigError, match="shaped"):
         make_normalizer("minmax").fit_chunks([np.ones((4, 10)), np.ones((4, 11))])
+
+
+# ---------------------------------------------------------------------------- training from a file left on disk
+@pytest.fixture
+def small_training_blocks(monkeypatch):
+    """Training blocks of 8 signals (windows of 8 blocks), so 300 signals span 38 blocks and 5 windows."""
+    from sigae import trainingdata
+
+    monkeypatch.setattr(trainingdata, "BLOCK_BYTES", 8 * 64 * 8)
+
+
+def test_streamed_batches_cover_every_training_signal_once(tmp_path, x, small_training_blocks):
+    from sigae.trainingdata import StreamedPart
+
+    rows = x + np.arange(N)[:, None] * 1000.0  # each signal's offset says which row it is
+    path = write_input(tmp_path, "h5", rows)
+    mask = np.random.default_rng(0).random(N) < 0.8
+    with open_signal_dataset(path) as dataset:
+        identity = make_normalizer("global").fit(np.array([[-1.0], [1.0]]))  # mean 0, std 1
+        part = StreamedPart(dataset, mask, identity)
+        batches = list(part.batches(BATCH, np.random.default_rng(1)))
+        again = list(part.batches(BATCH, np.random.default_rng(2)))
+    seen = np.round(np.concatenate(batches)[:, 0, 0] / 1000.0).astype(int)
+    assert sorted(seen) == sorted(np.flatnonzero(mask))  # every training row once, no validation row
+    assert [len(b) for b in batches[:-1]] == [BATCH] * (len(batches) - 1) and len(batches) == -(-mask.sum() // BATCH)
+    assert batches[0].dtype == np.float32 and batches[0].shape[1:] == (64, 1)
+    assert not np.array_equal(seen, np.round(np.concatenate(again)[:, 0, 0] / 1000.0).astype(int))  # reshuffled
+
+
+def test_pca_baseline_from_blocks_equals_svd():
+    from sigae.scoring import PCABaseline
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 40)) + 0.1 * rng.normal(size=(500, 40)) + 5.0
+    whole = PCABaseline(4).fit(x)
+    blocks = PCABaseline(4).fit_chunks(x[i:i + 64] for i in range(0, len(x), 64))
+    # Same subspace (signs of components may differ): reconstructions agree to float64 rounding of the
+    # covariance route, which squares the condition number.
+    np.testing.assert_allclose(blocks.reconstruct(x), whole.reconstruct(x), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(blocks.mean_, whole.mean_, rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["v73", "npy"])
+def test_streamed_training_uses_the_in_memory_split_and_statistics(tmp_path, x, capsys, monkeypatch,
+                                                                   small_training_blocks, kind):
+    path = write_input(tmp_path, kind, x)
+    monkeypatch.setattr("sigae.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
+    options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4, "--quiet"]
+    code, out, err = cli(capsys, "train", path, "--stream", "--out", tmp_path / "streamed", *options)
+    assert code == 0, err
+    assert "read block by block" in out
+    monkeypatch.undo()
+    code, _, err = cli(capsys, "train", path, "--out", tmp_path / "memory", *options)
+    assert code == 0, err
+    streamed, memory = sigae.load(tmp_path / "streamed"), sigae.load(tmp_path / "memory")
+    for name in ("train", "val"):
+        assert np.array_equal(np.load(tmp_path / "streamed/split.npz")[name], np.load(tmp_path / "memory/split.npz")[name])
+    # Blockwise moments vs numpy over the whole training split: float64 rounding only.
+    np.testing.assert_allclose(streamed.normalizer.mean_, memory.normalizer.mean_, rtol=1e-12)
+    np.testing.assert_allclose(streamed.normalizer.scale_, memory.normalizer.scale_, rtol=1e-12)
+    m_streamed = __import__("json").loads((tmp_path / "streamed/metrics.json").read_text())
+    m_memory = __import__("json").loads((tmp_path / "memory/metrics.json").read_text())
+    assert (m_streamed["n_train"], m_streamed["n_val"]) == (m_memory["n_train"], m_memory["n_val"]) == (240, 60)
+    np.testing.assert_allclose(m_streamed["pca"]["val_mse"], m_memory["pca"]["val_mse"], rtol=1e-7)  # see PCA test
+    assert len(m_streamed["autoencoder"]) == 4 and m_streamed["epochs_run"] == 2
+    # The streamed run's own numbers are those of its model on the same rows, computed in memory.
+    val = x[np.load(tmp_path / "streamed/split.npz")["val"]]
+    norm = streamed.normalizer
+    val_mse = np.mean(np.square(norm.transform(streamed.reconstruct(val)) - norm.transform(val)))
+    np.testing.assert_allclose(m_streamed["autoencoder"]["val_mse"], val_mse, rtol=1e-5)  # float32 model
+
+
+def test_stream_refuses_files_that_cannot_be_streamed(tmp_path, x, capsys):
+    scipy.io.savemat(tmp_path / "v5.mat", {"signals": x})
+    code, out, err = cli(capsys, "train", tmp_path / "v5.mat", "--stream", "--out", tmp_path / "run")
+    assert code == 2 and err.count("\n") == 1 and "--stream" in err and "v5.mat" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_interrupted_streamed_run_resumes_to_the_same_weights(tmp_path, x, small_training_blocks):
+    from sigae.training import TrainingInterrupted
+
+    path = write_input(tmp_path, "h5", x)
+    options = dict(epochs=3, batch_size=BATCH, seed=0, verbose=0)
+    steps = iter(range(10**6))
+    with open_signal_dataset(path) as dataset:
+        whole = sigae.SignalAutoencoder(input_length=64, **TINY).fit(dataset, run_dir=tmp_path / "whole", **options)
+        with pytest.raises(TrainingInterrupted):  # in the middle of epoch 2 (15 steps per epoch)
+            sigae.SignalAutoencoder(input_length=64, **TINY).fit(
+                dataset, run_dir=tmp_path / "cut", should_stop=lambda: next(steps) == 20, **options)
+        resumed = sigae.SignalAutoencoder.resume(tmp_path / "cut", dataset, verbose=0)
+    # Each epoch's shuffle comes from (seed, epoch), and ops are deterministic: bitwise equal.
+    for a, b in zip(resumed.autoencoder.get_weights(), whole.autoencoder.get_weights()):
+        assert np.array_equal(a, b)
+    assert resumed.metrics_["autoencoder"] == whole.metrics_["autoencoder"]
