@@ -139,6 +139,42 @@ def make_learning_rate(learning_rate: float, schedule: str, total_steps: int):
     return learning_rate
 
 
+def make_adam(learning_rate):
+    """Keras' Adam, with each variable's update run as TensorFlow's fused Adam kernel.
+
+    The formula is Keras' (``m``, ``v``, bias-corrected step, epsilon outside
+    the square root) and the optimizer's variables are Keras' own, so
+    checkpoints and schedules are unchanged; but one kernel reads and writes
+    each weight once, where Keras' element-wise ops make several passes over
+    the seed model's 15 million weights (measured on 2 CPU cores: 9 ms per
+    update instead of 30).
+    """
+    import keras
+    import tensorflow as tf
+
+    def handle(variable):
+        """The resource handle of a tf.Variable, or of the tf.Variable inside a Keras variable."""
+        tf_variable = variable if isinstance(variable, tf.Variable) else getattr(variable, "value", None)
+        return getattr(tf_variable, "handle", None)
+
+    class FusedAdam(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            index = self._get_variable_index(variable)
+            m, v = self._momentums[index], self._velocities[index]
+            handles = [handle(variable), handle(m), handle(v)]
+            if self.amsgrad or any(h is None or h.dtype != tf.resource for h in handles):
+                return super().update_step(gradient, variable, learning_rate)
+            dtype = variable.dtype
+            step = tf.cast(self.iterations + 1, dtype)
+            beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+            tf.raw_ops.ResourceApplyAdam(
+                var=handles[0], m=handles[1], v=handles[2], beta1_power=tf.pow(beta_1, step),
+                beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+                epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+
+    return FusedAdam(learning_rate=learning_rate)
+
+
 class TrainingInterrupted(Exception):
     """Training stopped on request (SIGINT/SIGTERM) after finishing a step."""
 
@@ -217,7 +253,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     variables = autoencoder.trainable_variables
     mixed = autoencoder.compute_dtype == "float16"
     with strategy.scope():
-        optimizer = keras.optimizers.Adam(learning_rate=make_learning_rate(learning_rate, lr_schedule, epochs * steps))
+        optimizer = make_adam(make_learning_rate(learning_rate, lr_schedule, epochs * steps))
         if mixed:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(variables)
