@@ -9,7 +9,7 @@ every format. Bad input only ever raises :class:`DataError` with a one-line
 message that starts with the file name.
 
 :func:`open_signal_dataset` leaves large signals on disk instead (HDF5, MAT
-v7.3, C-ordered .npy): a :class:`SignalDataset` reads them a block of signals at
+v7.3, .npy): a :class:`SignalDataset` reads them a block of signals at
 a time with the same checks and messages (see :mod:`sigae.streaming`).
 """
 
@@ -151,8 +151,8 @@ class SignalDataset:
 def open_signal_dataset(path, var=None, *, orientation=None, expected_length=None, min_length=2):
     """Yield the signals of *path* as a :class:`SignalDataset` left on disk, or None to use :func:`load_signals`.
 
-    A numeric variable of an HDF5 file (``.h5``/``.hdf5``, ``.mat`` v7.3) or a
-    C-ordered ``.npy`` holding one signal per row is streamed, whatever its size;
+    A numeric variable of an HDF5 file (``.h5``/``.hdf5``, ``.mat`` v7.3) or an
+    ``.npy`` file (either memory order; signals as columns only if 2-D) is streamed, whatever its size;
     anything else (other formats, cells, complex or empty variables...) gives
     None, and load_signals reads it or says what is wrong with it. The choice of
     variable, the orientation and their messages are load_signals'; NaN/Inf are
@@ -212,24 +212,36 @@ def _h5_blocks(node: _H5Node, columns: bool):
 
 
 def _npy_blocks(path: Path, shape, columns: bool):
-    """A reader of rows ``start:stop`` of a C-ordered .npy file (None for other layouts).
+    """A reader of signals ``start:stop`` of an .npy file, or None for a layout it cannot read by blocks.
 
-    Plain reads, not a memory map: only the rows being read count in the process's memory.
+    Signals stored contiguously (rows of a C-ordered array, columns of a 2-D Fortran-ordered one) are read in
+    one piece; signals stored point by point (rows of a Fortran-ordered array, as ``np.save`` writes what
+    ``scipy.io.loadmat`` returns, or columns of a 2-D C-ordered one) with one read per point. Plain reads, not
+    a memory map: only the signals being read count in the process's memory.
     """
     with open(path, "rb") as fh:
         _, fortran, dtype = _npy_header(fh)
         offset = fh.tell()
-    if fortran or columns:
+    n, row = shape[0], math.prod(shape[1:])
+    if columns and len(shape) != 2:
         return None
-    row = math.prod(shape[1:])
+    point_major = fortran != columns
 
     def read(start, stop):
+        count = stop - start
         with open(path, "rb") as fh:
-            fh.seek(offset + start * row * dtype.itemsize)
-            data = np.fromfile(fh, dtype=dtype, count=(stop - start) * row)
-        if data.size != (stop - start) * row:
+            if not point_major:
+                fh.seek(offset + start * row * dtype.itemsize)
+                data = np.fromfile(fh, dtype=dtype, count=count * row)
+            else:
+                parts = []
+                for point in range(row):
+                    fh.seek(offset + (point * n + start) * dtype.itemsize)
+                    parts.append(np.fromfile(fh, dtype=dtype, count=count))
+                data = np.concatenate(parts).reshape(row, count).T if parts else np.zeros(0, dtype)
+        if data.size != count * row:
             raise ValueError("the file is shorter than its header says")
-        return data.reshape((stop - start,) + tuple(shape[1:]))
+        return data.reshape((count,) + tuple(shape[1:]), order="F" if point_major else "C")
 
     return read
 

@@ -145,7 +145,7 @@ class PCABaseline:
                 total, scatter = np.zeros(flat.shape[1]), np.zeros((flat.shape[1],) * 2)
             n, total, scatter = n + len(flat), total + flat.sum(axis=0), scatter + flat.T @ flat
         self.mean_ = total / n
-        eigenvalues, vectors = np.linalg.eigh(scatter - n * np.outer(self.mean_, self.mean_))
+        _, vectors = np.linalg.eigh(scatter - n * np.outer(self.mean_, self.mean_))
         self.components_ = vectors[:, ::-1][:, : min(self.n_components, n)].T  # largest first, as fit keeps
         return self
 

@@ -219,10 +219,25 @@ def test_unstreamable_variables_fall_back_to_load_signals(tmp_path):
     scipy.io.savemat(v5, {"x": np.ones((3, 5))})
     with open_signal_dataset(v5) as dataset:
         assert dataset is None
-    fortran = tmp_path / "f.npy"
-    np.save(fortran, np.asfortranarray(np.ones((3, 5))))
-    with open_signal_dataset(fortran) as dataset:
+    columns_3d = tmp_path / "c3.npy"
+    np.save(columns_3d, np.ones((5, 3, 2)))
+    with open_signal_dataset(columns_3d, orientation="columns") as dataset:
         assert dataset is None
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("orientation, channels", [("rows", 0), ("rows", 2), ("columns", 0)])
+def test_npy_of_either_memory_order_is_read_by_blocks(tmp_path, order, orientation, channels):
+    """np.save of what scipy.io.loadmat returns is Fortran-ordered: its rows are read by blocks too."""
+    signals = make_signals(n=50, length=40, seed=5)
+    if channels:
+        signals = np.stack([signals, -signals], axis=2)
+    stored = signals.T if orientation == "columns" else signals
+    path = tmp_path / "s.npy"
+    np.save(path, np.asfortranarray(stored) if order == "F" else np.ascontiguousarray(stored))
+    with open_signal_dataset(path, orientation=orientation) as dataset:
+        blocks = [dataset.read(i, min(i + 7, 50)) for i in range(0, 50, 7)]
+    assert np.array_equal(np.concatenate(blocks), signals)  # exact: the same float64 values, reordered
 
 
 def test_per_signal_stats_and_one_warning_for_all_blocks(tmp_path, monkeypatch):
