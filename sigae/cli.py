@@ -17,7 +17,6 @@ from pathlib import Path
 from .errors import ConfigError, SigaeError
 
 EXIT_USAGE = 2
-STREAM_BATCH = 256  # encode/score: as sigae.training.PREDICT_BATCH (not imported here: it would delay --help)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -323,7 +322,7 @@ def _provenance(model, run, source):
             "config_hash": model.config.hash()}
 
 
-def _run_file_parser(prog, description, example, file_help, what="signals", batch_size=1024):
+def _run_file_parser(prog, description, example, file_help, what="signals"):
     """RUN FILE -o OUTPUT [--batch-size] [--overwrite], plus the input options for signals files."""
     p = _parser(prog, description, example)
     p.add_argument("run", help="run folder written by sigae-train")
@@ -333,16 +332,15 @@ def _run_file_parser(prog, description, example, file_help, what="signals", batc
     else:
         p.add_argument("--var", default=None, help=f"variable holding the {what} (default: 'latent' if present)")
     p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
-    p.add_argument("--batch-size", type=_positive_int, default=batch_size,
-                   help=f"{what} per batch (default {batch_size})")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help=f"{what} per batch (default: 1024 for the seed architecture, 256 for others)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 
 
 def encode_parser(prog="sigae-encode"):
     return _run_file_parser(prog, "Write the latent code of every signal in FILE, using the trained model in RUN.",
-                            "sigae-encode runs/signals sample_data/signals.mat -o features.mat", "signals file",
-                            batch_size=STREAM_BATCH)
+                            "sigae-encode runs/signals sample_data/signals.mat -o features.mat", "signals file")
 
 
 def cmd_encode(args):
@@ -397,7 +395,7 @@ def cmd_decode(args):
 def score_parser(prog="sigae-score"):
     p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
                          "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels",
-                         "signals file", batch_size=STREAM_BATCH)
+                         "signals file")
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
     p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
                                        "(default: the percentile calibrated at training, p99)")

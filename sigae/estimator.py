@@ -24,7 +24,7 @@ from .io import SignalDataset
 from .preprocessing import make_normalizer, normalizer_from_dict
 from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
                       resolve_threshold)
-from .training import PREDICT_BATCH
+from .training import FUSED_PREDICT_BATCH, PREDICT_BATCH
 
 MODEL_FILE = "model.keras"
 
@@ -211,6 +211,7 @@ class SignalAutoencoder:
             keras.config.set_dtype_policy(previous)
 
     def _train(self, x, run_dir, resume, verbose, log, should_stop, strategy=None) -> "SignalAutoencoder":
+        from . import fastpath
         from .fileutil import write_text
         from .training import set_seed, train_autoencoder
 
@@ -240,7 +241,9 @@ class SignalAutoencoder:
             trim_fraction=self.config.trim_fraction, patience=t["patience"],
             seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
             checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
-            on_epoch_end=None if run_dir is None else write_history, strategy=strategy)
+            on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
+            forward=fastpath.training_call(self.encoder, self.decoder, self.config),
+            predict_forward=self._fast_call("autoencoder"))
         seconds = time.perf_counter() - start
 
         self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, xn_train, seconds)
@@ -309,9 +312,25 @@ class SignalAutoencoder:
         from .training import make_predict_fn, predict_batches
 
         if which not in self._predict_fns:
-            self._predict_fns[which] = make_predict_fn(getattr(self, which))
+            self._predict_fns[which] = make_predict_fn(getattr(self, which), self._fast_call(which))
         return predict_batches(self._predict_fns[which], np.ascontiguousarray(x, dtype=np.float32),
-                               batch_size or PREDICT_BATCH)
+                               batch_size or self.inference_batch_size)
+
+    @property
+    def inference_batch_size(self) -> int:
+        """Signals per inference call when ``batch_size`` is not given (larger when the first stage is fused)."""
+        from .fastpath import fused_encoder_ok
+
+        self._check_ready()
+        return FUSED_PREDICT_BATCH if fused_encoder_ok(self.config, self.encoder) else PREDICT_BATCH
+
+    def _fast_call(self, which: str):
+        """``encoder`` / ``decoder`` / ``autoencoder`` as :mod:`sigae.fastpath` computes them for inference."""
+        from . import fastpath
+
+        encode = fastpath.encoder_call(self.encoder, self.config)
+        decode = fastpath.decoder_call(self.decoder, self.config)
+        return {"encoder": encode, "decoder": decode, "autoencoder": lambda x: decode(encode(x))}[which]
 
     def _reconstruct_normalized(self, xn: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         return self._predict("decoder", self._predict("encoder", xn, batch_size), batch_size)

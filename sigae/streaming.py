@@ -73,6 +73,7 @@ def encode_to_file(model, signals, path, *, batch_size: int | None = None, overw
     With the per-signal normalizer the file also holds ``signal_mean`` and
     ``signal_std`` (what decoding needs); *extra* variables are added as they are.
     """
+    batch_size = batch_size or model.inference_batch_size
     with result_writer(path, len(signals), overwrite=overwrite) as out, _warnings_once():
         for start, x in iter_chunks(signals, chunk_rows(signals.shape, batch_size)):
             arrays = {"latent": model.encode(x, batch_size=batch_size)}
@@ -90,6 +91,7 @@ def score_to_file(model, signals, path, *, metric: str = "mse", threshold=None, 
     ``metric`` and *extra*; return the scores (without the per-point errors)."""
     n = len(signals)
     scores, flags = np.empty(n), np.empty(n, dtype=bool)
+    batch_size = batch_size or model.inference_batch_size
     with result_writer(path, n, overwrite=overwrite) as out, _warnings_once():
         for start, x in iter_chunks(signals, chunk_rows(signals.shape, batch_size)):
             result = model.score(x, metric=metric, threshold=threshold, per_point=per_point, batch_size=batch_size)
