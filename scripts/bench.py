@@ -107,6 +107,23 @@ def seed_models(length):
     return encoder, decoder, Model(x, decoder(encoder(x)), name="autoencoder")
 
 
+ENCODE_PASSES = 5
+ENCODING_TOLERANCE = 1e-5
+"""Codes are tanh outputs in [-1, 1]; sigae's fused first stage reorders float32 sums (sigae.fastpath), which moves
+the last few bits: 1e-5 is about 100 float32 ulps at 1."""
+
+
+def timed(encode):
+    """(result, median seconds) of ENCODE_PASSES calls of *encode*: one pass over 2,000 signals takes a tenth of a
+    second, where a single timing is mostly noise."""
+    seconds = []
+    for _ in range(ENCODE_PASSES):
+        start = time.perf_counter()
+        result = encode()
+        seconds.append(time.perf_counter() - start)
+    return result, statistics.median(seconds)
+
+
 def run_reference(args, x):
     """The seed user's script: global standardization, compile("adam", "mse"), fit, encoder.predict."""
     import keras
@@ -130,9 +147,7 @@ def run_reference(args, x):
     history = autoencoder.fit(xn[train], xn[train], epochs=args.epochs, batch_size=args.batch_size,
                               validation_data=(xn[val], xn[val]), callbacks=[EpochTimer()], verbose=0)
     encoder.predict(xn[:args.batch_size], verbose=0)  # warm-up
-    start = time.perf_counter()
-    latent = encoder.predict(xn, verbose=0)
-    encode_seconds = time.perf_counter() - start
+    latent, encode_seconds = timed(lambda: encoder.predict(xn, verbose=0))
     return {"epoch_seconds": times[1:], "n_train": len(train), "val_mse": float(history.history["val_loss"][-1]),
             "encode_seconds": encode_seconds, "n_encoded": len(x),
             "flops": training_flops_per_signal(autoencoder), "latent": latent}
@@ -146,9 +161,7 @@ def run_sigae(args, x):
     model = sigae.SignalAutoencoder().fit(x, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.2,
                                           seed=args.seed, verbose=0)
     model.encode(x[:args.batch_size])  # warm-up
-    start = time.perf_counter()
-    latent = model.encode(x)
-    encode_seconds = time.perf_counter() - start
+    latent, encode_seconds = timed(lambda: model.encode(x))
     # The same trained encoder through plain encoder.predict: sigae's encodings must match it.
     xn = model.normalizer.transform(x).astype(np.float32)
     reference_latent = model.encoder.predict(xn, verbose=0)
@@ -226,9 +239,11 @@ def table(summary, args, n, length) -> str:
              "", "| | plain Keras (seed script) | sigae | sigae / reference |", "|---|---:|---:|---:|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     mse_ok = ratio["val_mse"] <= 1.10
+    codes_ok = own["max_encoding_difference"] <= ENCODING_TOLERANCE
     lines += ["", f"validation MSE within 10% of the reference: {'yes' if mse_ok else 'NO'}; "
                   f"sigae encodings vs encoder.predict on the same weights: max |difference| "
-                  f"{own['max_encoding_difference']:.2e}"]
+                  f"{own['max_encoding_difference']:.2e} (within float32 tolerance {ENCODING_TOLERANCE:g}: "
+                  f"{'yes' if codes_ok else 'NO'})"]
     return "\n".join(lines)
 
 
