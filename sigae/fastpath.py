@@ -18,11 +18,13 @@ rounding (``tests/test_fastpath.py`` bounds it):
   Inference only: the fused kernel's gradient is slower than oneDNN's.
 
 Any other architecture (mirrored or tied decoder, other activations, mixed
-precision) runs through the Keras layers unchanged.
+precision), or a TensorFlow build without XLA, runs through the Keras layers
+unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from .config import AutoencoderConfig
@@ -36,10 +38,22 @@ def _float32(model) -> bool:
     return all(layer.compute_dtype == "float32" for layer in model.layers)  # not under mixed precision
 
 
+@functools.cache
+def xla_available() -> bool:
+    """Whether this TensorFlow build compiles ``jit_compile=True`` functions on its default device."""
+    import tensorflow as tf
+
+    try:
+        tf.function(lambda v: v * 2.0, jit_compile=True)(tf.ones(2))
+    except Exception:  # builds without XLA raise various errors; any of them means "no"
+        return False
+    return True
+
+
 def fused_encoder_ok(config: AutoencoderConfig, encoder) -> bool:
     """Whether the encoder's first stage can run as one fused convolution-pooling-activation pass."""
     return (_float32(encoder) and config.activation in MONOTONE_ACTIVATIONS
-            and config.kernel_sizes[0] * config.channels <= FUSED_FIRST_STAGE_MAX_TAPS)
+            and config.kernel_sizes[0] * config.channels <= FUSED_FIRST_STAGE_MAX_TAPS and xla_available())
 
 
 def folded_decoder_ok(config: AutoencoderConfig, decoder) -> bool:

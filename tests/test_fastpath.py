@@ -86,6 +86,18 @@ def test_other_architectures_run_through_keras(overrides, fused, folded):
         assert np.array_equal(decoder_call(decoder, config)(z).numpy(), decoder(z).numpy())
 
 
+def test_without_xla_the_first_stage_runs_through_keras(monkeypatch):
+    import sigae.fastpath as fastpath
+
+    config = AutoencoderConfig(input_length=64, **TINY)
+    encoder, _, _ = build_models(config)
+    assert fastpath.xla_available()  # this build has XLA, so the fused stage is used by default
+    monkeypatch.setattr(fastpath, "xla_available", lambda: False)
+    assert not fused_encoder_ok(config, encoder)
+    x = np.random.default_rng(5).normal(size=(3, 64, 1)).astype("float32")
+    assert np.array_equal(encoder_call(encoder, config)(x).numpy(), encoder(x).numpy())
+
+
 def test_estimator_uses_the_fast_path_and_stays_exactly_composable():
     x = make_signals(n=40, seed=4)
     model = SignalAutoencoder(input_length=64, **TINY).fit(x, epochs=2, batch_size=16, seed=0, verbose=0)
