@@ -1,0 +1,126 @@
+"""The reader interface every format implements: a file is a _Container of variables, each a _Node.
+
+A _Container lists its variables from headers (VariableInfo) and gives the _Node of a
+top-level name; a _Node has a kind (numeric, logical, char, cell, struct, sparse,
+function_handle, object, other), a MATLAB-order shape, and walks into fields and
+elements or reads its data. Choosing a variable, walking ``data.trials{3}`` and
+converting to float64 (sigae.io.selection, sigae.io.convert) work the same for every format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+DEFAULT_MAX_BYTES = 8 * 2**30
+_NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    """One variable of a file, described from headers without reading its data.
+
+    ``dtype`` is the MATLAB class for ``.mat`` files ("double", "int16", "cell"...)
+    and the numpy dtype name for the other formats.
+    """
+
+    name: str
+    shape: tuple
+    kind: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class SignalSource:
+    """Where signals came from: file, variable path, orientation, and a note for the user ("" if none)."""
+
+    path: str
+    var: str
+    orientation: str
+    note: str = ""
+
+
+class _Node:
+    """A variable or a part of one: kind, MATLAB-order shape, numpy dtype (None if not an array yet)."""
+
+    label: str
+    kind: str
+    shape: tuple
+    dtype: np.dtype | None = None
+
+    def fields(self) -> list[str]:
+        return []
+
+    def field(self, name: str, label: str) -> _Node:
+        raise NotImplementedError
+
+    def element(self, index: tuple, label: str) -> _Node:
+        raise NotImplementedError
+
+    def read(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _dtype_kind(dtype: np.dtype) -> str:
+    """The kind of a plain numpy array."""
+    if dtype.names:
+        return "numeric" if set(dtype.names) == {"real", "imag"} else "other"
+    return {"b": "logical", "i": "numeric", "u": "numeric", "f": "numeric", "c": "numeric",
+            "U": "char", "S": "char", "O": "object"}.get(dtype.kind, "other")
+
+
+class _LeafNode(_Node):
+    """An array known by its header, read on demand (npy, npz, csv)."""
+
+    def __init__(self, label, shape, dtype, reader: Callable[[], np.ndarray]):
+        self.label, self.shape, self.dtype, self._reader = label, tuple(shape), dtype, reader
+        self.kind = _dtype_kind(dtype)
+
+    def read(self):
+        return self._reader()
+
+
+def _dense(matrix) -> np.ndarray:
+    """A sparse matrix as an array, its indices checked first (toarray trusts them)."""
+    matrix.check_format(full_check=True)
+    return matrix.toarray()
+
+
+class _Container:
+    """An open file: its variables (from headers) and a node per top-level name."""
+
+    def __init__(self, path: Path, where: str):
+        self.path, self.where = path, where
+
+    def variables(self) -> list[VariableInfo]:
+        raise NotImplementedError
+
+    def root(self, name: str) -> _Node:
+        raise NotImplementedError
+
+    def split(self, var: str) -> tuple[str, list]:
+        """(top-level name, steps) of a variable path; only MATLAB files have a path syntax."""
+        return var, []
+
+    def close(self):
+        pass
+
+
+class _Single(_Container):
+    """A file holding one unnamed array (.npy, .csv, .txt), named after the file; any *var* selects it."""
+
+    def __init__(self, path, where, node: _LeafNode):
+        super().__init__(path, where)
+        self.node = node
+
+    def variables(self):
+        return [VariableInfo(self.node.label, self.node.shape, self.node.kind, self.node.dtype.name)]
+
+    def root(self, name):
+        return self.node
+
+    def split(self, var):
+        return self.node.label, []

@@ -1,0 +1,165 @@
+"""HDF5 files through h5py: MAT-file v7.3 (transposed, MATLAB_class attributes) and plain HDF5 datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.sparse
+
+from .base import VariableInfo, _Container, _NUMERIC_CLASSES, _Node, _dense, _dtype_kind
+from .selection import _parse_path
+
+
+def _attr_text(value) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _h5_key(name: str) -> bytes:
+    """HDF5 names are bytes; non-UTF-8 ones round-trip through surrogate escapes."""
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _h5_name(key) -> str:
+    return key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
+
+
+class _H5Node(_Node):
+    """An HDF5 object; with *matlab* it follows MATLAB's v7.3 conventions (transposed, MATLAB_class)."""
+
+    def __init__(self, obj, label, matlab, element=None):
+        self.obj, self.label, self.matlab, self._element = obj, label, matlab, element
+        self.cls = _attr_text(obj.attrs.get("MATLAB_class", b"")) if matlab else ""
+        self._refs = False  # a struct array: its fields are datasets of references
+        if isinstance(obj, h5py.Group):
+            self._init_group()
+        else:
+            self._init_dataset()
+
+    def _init_group(self):
+        attrs = self.obj.attrs
+        self.shape = ()
+        if not self.matlab:
+            self.kind = "other"
+        elif "MATLAB_sparse" in attrs:
+            self.kind = "sparse"
+            jc = self.obj["jc"]
+            self.shape = (int(attrs["MATLAB_sparse"]), max(jc.shape[0] - 1, 0) if jc.ndim == 1 else 0)
+            self.dtype = np.dtype(bool) if self.cls == "logical" else (
+                self.obj["data"].dtype if "data" in self.obj else np.dtype(np.float64))
+        elif self.cls == "struct":
+            self.kind, self.shape = "struct", (1, 1)
+            for member in self.obj.values():
+                if isinstance(member, h5py.Dataset) and member.dtype == h5py.ref_dtype \
+                        and "MATLAB_class" not in member.attrs:
+                    self._refs = True
+                    self.shape = tuple(reversed(member.shape)) if self._element is None else (1, 1)
+                    break
+        else:
+            self.kind = "function_handle" if self.cls == "function_handle" else "object" if self.cls else "other"
+
+    def _init_dataset(self):
+        obj, cls = self.obj, self.cls
+        self.shape = tuple(reversed(obj.shape)) if self.matlab else tuple(obj.shape)
+        dtype = np.dtype(np.complex128) if obj.dtype.names and set(obj.dtype.names) == {"real", "imag"} else obj.dtype
+        if not cls:
+            self.kind = ("cell" if self.matlab and dtype == h5py.ref_dtype
+                         else "char" if h5py.check_string_dtype(dtype) else _dtype_kind(dtype))
+        elif cls in _NUMERIC_CLASSES or cls == "logical":
+            self.kind = "numeric" if cls != "logical" else "logical"
+        else:
+            self.kind = {"char": "char", "cell": "cell", "struct": "struct",
+                         "function_handle": "function_handle"}.get(cls, "object")
+        if self.kind in ("numeric", "logical"):
+            self.dtype = np.dtype(bool) if cls == "logical" else dtype
+        if self.matlab and self._is_empty():
+            self.shape = tuple(int(d) for d in obj[()].ravel()) if obj.size <= 32 else (0, 0)
+
+    def _is_empty(self):
+        return bool(np.any(self.obj.attrs.get("MATLAB_empty", 0)))
+
+    def info(self, name) -> VariableInfo:
+        if self.matlab:
+            dtype = self.cls or self.kind
+            if self.dtype is not None and self.dtype.kind == "c":
+                dtype = f"complex {dtype}"
+        else:
+            dtype = self.dtype.name if self.dtype is not None else self.kind
+        return VariableInfo(name, self.shape, self.kind, dtype)
+
+    def fields(self):
+        return [_h5_name(k) for k in self.obj]
+
+    def field(self, name, label):
+        member = self.obj[_h5_key(name)]
+        if self._refs:
+            index = self._element if self._element is not None else (0,) * member.ndim
+            member = self.obj.file[member[index]]
+        return _H5Node(member, label, self.matlab)
+
+    def element(self, index, label):
+        h5_index = tuple(reversed(index))
+        if self.kind == "struct":
+            return _H5Node(self.obj, label, self.matlab, element=h5_index)
+        return _H5Node(self.obj.file[self.obj[h5_index]], label, self.matlab)
+
+    def read(self):
+        if self.kind == "sparse":
+            if "data" not in self.obj:
+                return np.zeros(self.shape)
+            data, ir, jc = (self.obj[k][()].ravel() for k in ("data", "ir", "jc"))
+            return _dense(scipy.sparse.csc_array((data, ir, jc), shape=self.shape))
+        if self.matlab and self._is_empty():
+            return np.zeros(self.shape)
+        data = self.obj[()]
+        return data.T if self.matlab else data
+
+
+class _Hdf5(_Container):
+    """MAT-file v7.3 (*matlab*: transposed, MATLAB classes) or a plain HDF5 file (dataset paths)."""
+
+    def __init__(self, path, where, matlab):
+        super().__init__(path, where)
+        self.matlab = matlab
+        self.file = h5py.File(path, "r", locking=False)
+        if matlab:
+            self._names = [_h5_name(k) for k in self.file if not _h5_name(k).startswith("#")]
+        else:
+            self._names = []
+            self.file.visititems(lambda key, obj: self._names.append(_h5_name(key))
+                                 if isinstance(obj, h5py.Dataset) else None)
+
+    def variables(self):
+        return [self.root(name).info(name) for name in self._names]
+
+    def root(self, name):
+        return _H5Node(self.file[_h5_key(name)], name, self.matlab)
+
+    def split(self, var):
+        return _parse_path(self.where, var) if self.matlab else (var.lstrip("/"), [])
+
+    def close(self):
+        self.file.close()
+
+
+def _is_matlab_hdf5(path: Path) -> bool:
+    """MATLAB's v7.3 text header, or an HDF5 signature (also behind a user block)."""
+    with open(path, "rb") as fh:
+        head = fh.read(128)
+    return head.startswith(b"MATLAB 7.3") or h5py.is_hdf5(path)
+
+
+def _h5_blocks(node: _H5Node, columns: bool):
+    """A reader of signals ``start:stop`` of an HDF5 dataset: MATLAB's transposition and the orientation undone."""
+    dataset = node.obj
+    axes = list(range(dataset.ndim))[::-1] if node.matlab else list(range(dataset.ndim))
+    if columns:
+        axes[0], axes[1] = axes[1], axes[0]  # axes[i]: the stored axis of axis i of the signals-first array
+
+    def read(start, stop):
+        index = [slice(None)] * dataset.ndim
+        index[axes[0]] = slice(start, stop)
+        return dataset[tuple(index)].transpose(axes)
+
+    return read

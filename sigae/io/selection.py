@@ -1,0 +1,129 @@
+"""Choosing a variable: the automatic choice, MATLAB-style paths (``data.trials{3}``, ``s(2).x``), walking them."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from ..errors import DataError
+from .base import VariableInfo, _Container, _Node
+from .messages import _bytes_text, _clean, _listing, _q, _shape_text
+
+
+_STEP = re.compile(r"\.([A-Za-z]\w*)|\{(\d+)(?:,(\d+))?\}|\((\d+)(?:,(\d+))?\)")
+
+
+def _parse_path(where, var) -> tuple[str, list]:
+    """``data.trials{3}`` -> ("data", [("field", "trials"), ("cell", (3,))]); ``s(2)`` steps are ("struct", (2,))."""
+    text = var.replace(" ", "")
+    head = re.match(r"[^.{(]+", text)
+    if head is None:
+        raise DataError(f"{where}: cannot understand variable {_q(var)}; write e.g. data, data.trial, c{{3}} or s(2).x")
+    steps, pos = [], head.end()
+    while pos < len(text):
+        m = _STEP.match(text, pos)
+        if m is None:
+            raise DataError(f"{where}: cannot understand variable {_q(var)} from {_q(text[pos:])}; "
+                            "write e.g. data.trial, c{3}, c{2,1} or s(2).x")
+        if m.group(1):
+            steps.append(("field", m.group(1)))
+        else:
+            numbers = [int(g) for g in (m.group(2, 3) if m.group(2) else m.group(4, 5)) if g is not None]
+            steps.append(("cell" if m.group(2) else "struct", tuple(numbers)))
+        pos = m.end()
+    return head.group(0), steps
+
+
+def _holds_signals(info: VariableInfo) -> bool:
+    return _holds_numbers(info) and len(info.shape) in (2, 3) and info.shape[0] > 1 and info.shape[1] > 1
+
+
+def _holds_numbers(info: VariableInfo) -> bool:
+    return info.kind in ("numeric", "logical") and "complex" not in info.dtype
+
+
+_NEVER_CHOSEN = ("cell", "struct", "sparse")
+_CANDIDATES = {"signals": (_holds_signals, "a real numeric matrix with at least 2 rows and 2 columns"),
+               "numbers": (_holds_numbers, "a real numeric array")}
+
+
+def _choose(src: _Container, var, use, max_bytes) -> _Node:
+    """The node *var* names, or the only variable that could hold *use* ("signals" or "numbers")."""
+    where, infos = src.where, src.variables()
+    if var is None:
+        candidate, requirement = _CANDIDATES[use]
+        found = [i for i in infos if candidate(i)]
+        if not found and len(infos) == 1 and infos[0].kind not in _NEVER_CHOSEN:
+            found = infos  # the file's only variable: its own checks say what is wrong with it
+        if len(found) > 1:
+            raise DataError(f"{where}: several variables could hold {use}: {_listing(found, with_type=False)}; "
+                            "choose one with --var")
+        if not found:
+            raise DataError(f"{where}: no variable could hold {use} ({requirement}); the file contains: "
+                            f"{_listing(infos)}; name one with --var (a struct field as s.field, "
+                            "a cell as c or c{1})")
+        name, steps = found[0].name, []
+    else:
+        if not isinstance(var, str) or not var:
+            raise DataError(f"{where}: the variable name must be non-empty text, got {_clean(repr(var))}")
+        name, steps = src.split(var)
+        if name not in {i.name for i in infos}:
+            raise DataError(f"{where}: no variable {_q(name)}; the file contains: {_listing(infos)}")
+    info = next(i for i in infos if i.name == name)
+    _check_size(where, name, info.shape, max_bytes)
+    return _walk(where, src.root(name), steps)
+
+
+def _walk(where, node: _Node, steps) -> _Node:
+    for op, arg in steps:
+        if op == "field":
+            if node.kind != "struct":
+                raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a struct; "
+                                f"it has no field {_q(arg)}")
+            if math.prod(node.shape) != 1:
+                raise DataError(f"{where}: {_q(node.label)} is a {_shape_text(node.shape)} struct array; pick one "
+                                f"element first, e.g. {_clean(node.label)}(1).{arg}")
+            if arg not in node.fields():
+                raise DataError(f"{where}: struct {_q(node.label)} has no field {_q(arg)}; its fields: "
+                                f"{', '.join(map(_clean, node.fields())) or 'none'}")
+            node = node.field(arg, f"{node.label}.{arg}")
+        else:
+            if node.kind != op:
+                raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a {op} array; "
+                                "use {} to index cells and () to index struct arrays")
+            brackets = "{}" if op == "cell" else "()"
+            label = f"{node.label}{brackets[0]}{','.join(map(str, arg))}{brackets[1]}"
+            node = node.element(_index(where, node, arg, label), label)
+    return node
+
+
+def _index(where, node, numbers, label) -> tuple:
+    """0-based index into *node* from MATLAB's 1-based linear (column-major) or full subscript."""
+    shape = node.shape
+    if len(numbers) == 1:
+        count = math.prod(shape)
+        if not 1 <= numbers[0] <= count:
+            raise DataError(f"{where}: {_q(label)} is out of range; {_q(node.label)} has {count} elements")
+        return tuple(int(i) for i in np.unravel_index(numbers[0] - 1, shape, order="F"))
+    if len(numbers) != len(shape):
+        raise DataError(f"{where}: {_q(label)} gives {len(numbers)} indices; {_q(node.label)} is "
+                        f"{_shape_text(shape)}: give 1 or {len(shape)}")
+    if not all(1 <= i <= s for i, s in zip(numbers, shape)):
+        raise DataError(f"{where}: {_q(label)} is out of range; {_q(node.label)} is {_shape_text(shape)}")
+    return tuple(i - 1 for i in numbers)
+
+
+def _kind_text(node) -> str:
+    names = {"numeric": "a numeric array", "logical": "a logical array", "char": "a char array",
+             "cell": "a cell array", "struct": "a struct", "sparse": "a sparse matrix",
+             "function_handle": "a function handle", "object": "an array of objects", "other": "an unsupported value"}
+    return f"{names[node.kind]} ({_shape_text(node.shape)})" if node.shape else names[node.kind]
+
+
+def _check_size(where, label, shape, max_bytes):
+    need = math.prod(int(s) for s in shape) * 8
+    if need > max_bytes:
+        raise DataError(f"{where}: variable {_q(label)} is {_shape_text(shape)}, which needs {_bytes_text(need)} "
+                        f"as float64, over the limit of {_bytes_text(max_bytes)}")
