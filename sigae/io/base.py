@@ -50,6 +50,7 @@ class _Node:
     kind: str
     shape: tuple
     dtype: np.dtype | None = None
+    cls: str = ""  # the MATLAB class of an object ("string", "datetime", "table"...), if known
 
     def fields(self) -> list[str]:
         return []
@@ -84,8 +85,12 @@ class _LeafNode(_Node):
 
 
 def _dense(matrix) -> np.ndarray:
-    """A sparse matrix as an array, its indices checked first (toarray trusts them)."""
-    matrix.check_format(full_check=True)
+    """A sparse matrix as an array, its indices checked first (toarray trusts them).
+
+    COO matrices (scipy's MAT v4 reader) check their indices when built and have no check_format.
+    """
+    if hasattr(matrix, "check_format"):
+        matrix.check_format(full_check=True)
     return matrix.toarray()
 
 

@@ -43,6 +43,8 @@ def _hint(node) -> str:
     if node.kind == "struct":
         fields = ", ".join(map(_clean, node.fields()[:_LISTED])) or "none"
         return f"; name a field as {_clean(node.label)}.field (fields: {fields})"
+    if node.kind in ("object", "function_handle"):
+        return "; sigae reads numeric arrays only (save the numbers as a double or single matrix)"
     return ""
 
 

@@ -32,6 +32,8 @@ def _listing(infos, *, with_type=True) -> str:
     """``a (100x501 double), c (1x3 cell)``, at most _LISTED entries."""
     def describe(i):
         kind = i.dtype if i.kind in ("numeric", "logical") else i.kind
+        if i.kind == "object" and i.dtype not in ("object", "opaque", ""):
+            kind = f"{i.dtype} object"
         return f"{_clean(i.name)} ({_shape_text(i.shape)}{' ' + _clean(kind) if with_type else ''})"
 
     text = ", ".join(describe(i) for i in infos[:_LISTED])

@@ -119,7 +119,10 @@ def _kind_text(node) -> str:
     names = {"numeric": "a numeric array", "logical": "a logical array", "char": "a char array",
              "cell": "a cell array", "struct": "a struct", "sparse": "a sparse matrix",
              "function_handle": "a function handle", "object": "an array of objects", "other": "an unsupported value"}
-    return f"{names[node.kind]} ({_shape_text(node.shape)})" if node.shape else names[node.kind]
+    name = names[node.kind]
+    if node.kind == "object" and node.cls and node.cls not in ("object", "opaque"):
+        name = f"a MATLAB {_clean(node.cls)} object"
+    return f"{name} ({_shape_text(node.shape)})" if node.shape else name
 
 
 def _check_size(where, label, shape, max_bytes):
