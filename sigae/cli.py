@@ -46,11 +46,11 @@ def _length_policy(args):
     return "crop" if getattr(args, "crop", False) else "pad" if getattr(args, "pad", False) else None
 
 
-def _load_signals(args, path, expected_length=None, say=print):
+def _load_signals(args, path, expected_length=None, say=print, min_signals=1):
     from .io import load_signals
 
     x, source = load_signals(path, args.var, orientation=args.orientation, expected_length=expected_length,
-                             length_policy=_length_policy(args), return_info=True)
+                             length_policy=_length_policy(args), min_signals=min_signals, return_info=True)
     if source.note:
         say(f"{path}: {source.note}")
     return x, source
@@ -60,13 +60,13 @@ def _load_signals(args, path, expected_length=None, say=print):
 def _training_signals(args, path):
     """(signals, source) to train on: the whole array, or with --stream the file left on disk."""
     if not args.stream:
-        yield _load_signals(args, path)
+        yield _load_signals(args, path, min_signals=2)  # one signal is enough to encode or score, not to train
         return
     from .io import open_signal_dataset
 
     if args.crop or args.pad:
         raise SigaeError("--stream: --crop/--pad need the whole file in memory; drop one or the other")
-    with open_signal_dataset(path, args.var, orientation=args.orientation) as dataset:
+    with open_signal_dataset(path, args.var, orientation=args.orientation, min_signals=2) as dataset:
         if dataset is None:
             raise SigaeError(f"--stream: {path} cannot be read block by block (only HDF5, MATLAB v7.3 and "
                              ".npy files can); drop --stream to load it whole")

@@ -141,7 +141,7 @@ def test_structs_cells_and_paths(tmp_path, version):
     np.testing.assert_array_equal(load_signals(path, "data.trials"), np.stack(trials))
     with pytest.raises(DataError) as err:
         load_signals(path, "s.x")
-    assert_one_line_error(err, path, "1x2 struct array", "s(1).x")
+    assert_one_line_error(err, path, "'s.x' of a struct array stacks one vector per element", "e.g. s(1).x")
     with pytest.raises(DataError) as err:
         load_signals(path, "c{3}")
     assert_one_line_error(err, path, "out of range")
@@ -302,7 +302,7 @@ def test_ragged_csv_is_a_data_error(tmp_path):
     path.write_text("1,2,3\n4,5\n")
     with pytest.raises(DataError) as err:
         load_signals(path)
-    assert_one_line_error(err, path, "not a table of numbers", "columns changed from 3 to 2")
+    assert_one_line_error(err, path, "line 2 has 2 values, but line 1 has 3")
 
 
 # ---------------------------------------------------------------------------- writing
@@ -455,18 +455,39 @@ def test_nan_and_inf_are_counted_and_located(tmp_path, version):
     ({"x": X[:2, :1].T}, "single vector"),
 ])
 def test_unusable_matrices(tmp_path, variables, needle):
+    """Training (min_signals=2) refuses a vector; a complex matrix is refused whatever the use."""
     path = write_mat(tmp_path / "bad.mat", "7", variables)
     with pytest.raises(DataError) as err:
-        load_signals(path, "x")
+        load_signals(path, "x", min_signals=2)
     assert_one_line_error(err, path, needle)
+
+
+@pytest.mark.parametrize("version", ["4", "7", "7.3"])
+def test_a_vector_is_one_signal_to_encode_or_score(tmp_path, version):
+    """One row, one column or a 1-D array is one signal (1, L) unless training asks for at least 2."""
+    row, column = X[2:3], X[2:3].T
+    path = write_mat(tmp_path / "one.mat", version, {"row": row, "column": column})
+    for var in ("row", "column"):
+        np.testing.assert_array_equal(load_signals(path, var), row)
+        np.testing.assert_array_equal(load_signals(path, var, expected_length=X.shape[1]), row)
+    flat = tmp_path / "flat.npy"
+    np.save(flat, X[2])
+    np.testing.assert_array_equal(load_signals(flat), row)
+    with pytest.raises(DataError) as err:
+        load_signals(flat, min_signals=2)
+    assert_one_line_error(err, flat, "single vector (11)", "training needs at least 2")
+    with pytest.raises(DataError) as err:  # a vector forced into columns: 11 signals of 1 point
+        load_signals(path, "row", orientation="columns")
+    assert_one_line_error(err, path, "signals of 1 point(s); need at least 2")
 
 
 def test_one_signal_zero_length_and_short_signals(tmp_path):
     cube = tmp_path / "one.npy"
     np.save(cube, np.ones((1, 8, 2)))
+    assert load_signals(cube).shape == (1, 8, 2)
     with pytest.raises(DataError) as err:
-        load_signals(cube)
-    assert_one_line_error(err, cube, "only 1 signal; need at least 2")
+        load_signals(cube, min_signals=2)
+    assert_one_line_error(err, cube, "only 1 signal; training needs at least 2")
     empty = tmp_path / "empty.npz"
     np.savez(empty, x=np.zeros((5, 0)))
     with pytest.raises(DataError) as err:

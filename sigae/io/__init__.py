@@ -41,14 +41,19 @@ __all__ = ["load_signals", "load_array", "list_variables", "save_array", "open_s
 
 
 def load_signals(path, var=None, *, orientation=None, expected_length=None, length_policy=None,
-                 max_bytes=DEFAULT_MAX_BYTES, min_length=2, return_info=False):
+                 max_bytes=DEFAULT_MAX_BYTES, min_length=2, min_signals=1, return_info=False):
     """Signals as float64 ``(n, L)``, or ``(n, L, C)`` for a 3-D variable; with *return_info* also a SignalSource.
 
     *var* names the variable (``data.trial``, ``c{3}``, ``s(2).x``); by default the
     only numeric matrix that can hold signals. *orientation* "rows"/"columns"
     forces how signals are laid out; by default rows, or columns when only their
-    length matches *expected_length*. A cell of vectors becomes one row per cell;
-    *length_policy* "crop" or "pad" evens out different lengths.
+    length matches *expected_length*. A cell of vectors, or a field of a struct
+    array (``trials.eeg``), becomes one row per element; *length_policy* "crop"
+    or "pad" evens out different lengths. A vector (one row, one column, 1-D) is
+    one signal, ``(1, L)``. *min_signals* is 1 (encoding, scoring one new
+    recording); training passes 2. Signals shorter than *min_length* points are refused.
+
+    Raises DataError (one line, starting with the file name) for anything it cannot read.
     """
     _check_choice("orientation", orientation, ("rows", "columns"))
     _check_choice("length_policy", length_policy, ("crop", "pad"))
@@ -56,11 +61,11 @@ def load_signals(path, var=None, *, orientation=None, expected_length=None, leng
         node = _choose(src, var, "signals", max_bytes)
         if node.kind == "cell":
             x = _stack_cell(src.where, node, length_policy, max_bytes)
-            x, layout, note = _check_cell_layout(src.where, node.label, x, orientation, expected_length)
+            x, layout, note = _check_cell_layout(src.where, node.label, x, orientation, expected_length, node.noun)
         else:
             x = _numeric(src.where, node, max_bytes)
-            x, layout, note = _orient(src.where, node.label, x, orientation, expected_length)
-        _check_signal_count(src.where, node.label, x.shape, min_length)
+            x, layout, note = _orient(src.where, node.label, x, orientation, expected_length, min_signals)
+        _check_signal_count(src.where, node.label, x.shape, min_length, min_signals)
         _check_finite(src.where, node.label, x, signals=True)
     return (x, SignalSource(str(path), node.label, layout, note)) if return_info else x
 

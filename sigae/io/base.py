@@ -8,6 +8,7 @@ converting to float64 (sigae.io.selection, sigae.io.convert) work the same for e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,14 @@ class _Node:
 
     def read(self) -> np.ndarray:
         raise NotImplementedError
+
+    noun = "cell"  # what a node of kind "cell" is called in messages
+
+    def cells(self):
+        """(label, node) of each element of a cell, in MATLAB's linear (column-major) order."""
+        for k in range(math.prod(self.shape)):
+            label = f"{self.label}{{{k + 1}}}"
+            yield label, self.element(tuple(int(i) for i in np.unravel_index(k, self.shape, order="F")), label)
 
 
 def _dtype_kind(dtype: np.dtype) -> str:

@@ -43,33 +43,40 @@ def _hint(node) -> str:
     if node.kind == "struct":
         fields = ", ".join(map(_clean, node.fields()[:_LISTED])) or "none"
         return f"; name a field as {_clean(node.label)}.field (fields: {fields})"
+    if node.kind == "other" and node.cls.startswith("Octave"):
+        return "; sigae reads Octave matrices, cells and structs (in Octave: x = double(x), then save)"
     if node.kind in ("object", "function_handle"):
         return "; sigae reads numeric arrays only (save the numbers as a double or single matrix)"
     return ""
 
 
 def _stack_cell(where, node: _Node, length_policy, max_bytes) -> np.ndarray:
-    """A cell of numeric vectors as one row per cell (MATLAB's linear order), lengths evened by *length_policy*."""
+    """A cell of numeric vectors, or a struct array field (``trials.eeg``), as one row per element.
+
+    Elements in MATLAB's linear order; different lengths evened out by *length_policy* ("crop"/"pad").
+    """
+    noun = node.noun
     _check_size(where, node.label, node.shape, max_bytes)
-    count = math.prod(node.shape)
-    if count == 0:
-        raise DataError(f"{where}: cell {_q(node.label)} is empty")
+    if math.prod(node.shape) == 0:
+        raise DataError(f"{where}: {noun} {_q(node.label)} is empty")
     vectors, total = [], 0
-    for k in range(count):
-        label = f"{node.label}{{{k + 1}}}"
-        item = node.element(tuple(int(i) for i in np.unravel_index(k, node.shape, order="F")), label)
+    for label, item in node.cells():
         if item.kind in ("numeric", "logical") and sum(s > 1 for s in item.shape) > 1:
-            raise DataError(f"{where}: {_q(label)} is a {_shape_text(item.shape)} matrix; a cell of signals "
-                            "needs one vector per cell")
+            if noun == "cell":
+                raise DataError(f"{where}: {_q(label)} is a {_shape_text(item.shape)} matrix; a cell of signals "
+                                "needs one vector per cell")
+            raise DataError(f"{where}: {_q(label)} is a {_shape_text(item.shape)} matrix; {_q(node.label)} of a "
+                            f"struct array stacks one vector per element; name one element for its matrix, "
+                            f"e.g. {_clean(label)}")
         total += math.prod(item.shape) * 8
         if total > max_bytes:
-            raise DataError(f"{where}: cell {_q(node.label)} needs more than {_bytes_text(max_bytes)} as float64")
+            raise DataError(f"{where}: {noun} {_q(node.label)} needs more than {_bytes_text(max_bytes)} as float64")
         vectors.append(_numeric(where, item, max_bytes).ravel())
     lengths = [len(v) for v in vectors]
     if len(set(lengths)) == 1:
         return np.stack(vectors)
     if length_policy is None:
-        raise DataError(f"{where}: cell {_q(node.label)} holds signals of {len(set(lengths))} different lengths "
+        raise DataError(f"{where}: {noun} {_q(node.label)} holds signals of {len(set(lengths))} different lengths "
                         f"(min {min(lengths)}, max {max(lengths)}); use --crop or --pad to bring them to one length")
     if length_policy == "crop":
         return np.stack([v[:min(lengths)] for v in vectors])
@@ -77,24 +84,36 @@ def _stack_cell(where, node: _Node, length_policy, max_bytes) -> np.ndarray:
     return np.stack([np.pad(v, (0, max(lengths) - len(v))) for v in vectors])
 
 
-def _check_cell_layout(where, label, x, orientation, expected_length):
-    """Cells hold one signal each: rows by construction."""
+def _check_cell_layout(where, label, x, orientation, expected_length, noun="cell"):
+    """Cells (and struct array fields) hold one signal per element: rows by construction."""
     if orientation == "columns":
-        raise DataError(f"{where}: cell {_q(label)} holds one signal per cell; --orientation columns does not apply")
+        raise DataError(f"{where}: {noun} {_q(label)} holds one signal per element; --orientation columns "
+                        "does not apply")
     if expected_length is not None and x.shape[1] != expected_length:
-        raise DataError(f"{where}: cell {_q(label)} holds signals of {x.shape[1]} points; "
+        raise DataError(f"{where}: {noun} {_q(label)} holds signals of {x.shape[1]} points; "
                         f"the model expects {expected_length}")
     return x, "rows", ""
 
 
-def _orientation(where, label, shape, orientation, expected_length) -> tuple[bool, str]:
-    """(signals are columns, note for the user) for a 2-D or 3-D numeric variable of (MATLAB-order) *shape*."""
-    if len(shape) < 2 or (len(shape) == 2 and 1 in shape):
+def _orientation(where, label, shape, orientation, expected_length, min_signals=1) -> tuple[bool, str]:
+    """(signals are columns, note for the user) for a 1-D, 2-D or 3-D numeric variable of (MATLAB-order) *shape*.
+
+    A vector (1-D, one row or one column) is one signal unless *orientation* says otherwise; with
+    *min_signals* 2 (training) it is refused.
+    """
+    vector = len(shape) == 1 or (len(shape) == 2 and 1 in shape)
+    if vector and min_signals >= 2:
         raise DataError(f"{where}: variable {_q(label)} is a single vector ({_shape_text(shape)}): only one "
-                        "signal; need at least 2 (a matrix with one signal per row)")
+                        f"signal; training needs at least {min_signals} (a matrix with one signal per row)")
+    if len(shape) == 0:
+        raise DataError(f"{where}: variable {_q(label)} is a scalar, not signals")
     if len(shape) > 3:
         raise DataError(f"{where}: variable {_q(label)} has {len(shape)} dimensions ({_shape_text(shape)}); signals "
                         "need 2 (signals x points) or 3 (signals x points x channels)")
+    if len(shape) == 1:
+        shape = (1, shape[0])
+    if vector and orientation is None:
+        orientation = "columns" if shape[1] == 1 and shape[0] > 1 else "rows"  # one signal, whichever way
     rows, cols = shape[0], shape[1]
     if orientation is None:
         columns = expected_length is not None and cols != expected_length and rows == expected_length
@@ -113,17 +132,21 @@ def _orientation(where, label, shape, orientation, expected_length) -> tuple[boo
     return columns, note
 
 
-def _orient(where, label, x, orientation, expected_length):
-    """(signals first array, "rows"/"columns", note) for a 2-D or 3-D numeric variable."""
-    columns, note = _orientation(where, label, x.shape, orientation, expected_length)
+def _orient(where, label, x, orientation, expected_length, min_signals=1):
+    """(signals first array, "rows"/"columns", note) for a 1-D, 2-D or 3-D numeric variable."""
+    columns, note = _orientation(where, label, x.shape, orientation, expected_length, min_signals)
+    if x.ndim == 1:
+        x = x[None, :]
     if columns:
         x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
     return x, "columns" if columns else "rows", note
 
 
-def _check_signal_count(where, label, shape, min_length):
-    if shape[0] < 2:
-        raise DataError(f"{where}: variable {_q(label)} holds only 1 signal; need at least 2")
+def _check_signal_count(where, label, shape, min_length, min_signals=1):
+    """At least *min_signals* signals (2 to train, 1 to encode or score) of at least *min_length* points."""
+    if shape[0] < min_signals:
+        raise DataError(f"{where}: variable {_q(label)} holds only {shape[0]} signal"
+                        f"{'' if shape[0] == 1 else 's'}; training needs at least {min_signals}")
     if shape[1] < min_length:
         raise DataError(f"{where}: variable {_q(label)} holds signals of {shape[1]} point(s); "
                         f"need at least {min_length}")

@@ -12,7 +12,7 @@ import numpy as np
 from .base import SignalSource, _Container
 from .convert import _check_finite, _check_signal_count, _orientation
 from .files import _open_checked, _reading, _streamable_file
-from .hdf5 import _H5Node, _h5_blocks
+from .hdf5 import _H5Node, _OctaveNode, _h5_blocks
 from .messages import _check_choice, _clean
 from .numpy_files import _npy_blocks
 from .selection import _choose
@@ -51,7 +51,7 @@ class SignalDataset:
 
 
 @contextlib.contextmanager
-def open_signal_dataset(path, var=None, *, orientation=None, expected_length=None, min_length=2):
+def open_signal_dataset(path, var=None, *, orientation=None, expected_length=None, min_length=2, min_signals=1):
     """Yield the signals of *path* as a :class:`SignalDataset` left on disk, or None to use :func:`load_signals`.
 
     A numeric variable of an HDF5 file (``.h5``/``.hdf5``, ``.mat`` v7.3) or an
@@ -69,21 +69,26 @@ def open_signal_dataset(path, var=None, *, orientation=None, expected_length=Non
         src = _open_checked(path, math.inf)
     with contextlib.closing(src):
         with _reading(path):
-            dataset = _signal_dataset(src, str(path), var, orientation, expected_length, min_length)
+            dataset = _signal_dataset(src, str(path), var, orientation, expected_length, min_length, min_signals)
         yield dataset
 
 
 def _signal_dataset(src: _Container, path: str, var, orientation, expected_length,
-                    min_length) -> SignalDataset | None:
+                    min_length, min_signals) -> SignalDataset | None:
     """The variable load_signals would read, as a SignalDataset if it is a plain numeric array we can read by blocks."""
     node = _choose(src, var, "signals", math.inf)  # no size limit: nothing is read whole
     if (node.kind not in ("numeric", "logical") or node.dtype is None or node.dtype.kind not in "biuf"
             or len(node.shape) not in (2, 3) or 0 in node.shape):
         return None
-    columns, note = _orientation(src.where, node.label, node.shape, orientation, expected_length)
+    columns, note = _orientation(src.where, node.label, node.shape, orientation, expected_length, min_signals)
     shape = (node.shape[1], node.shape[0]) + node.shape[2:] if columns else node.shape
-    _check_signal_count(src.where, node.label, shape, min_length)
-    read = _h5_blocks(node, columns) if isinstance(node, _H5Node) else _npy_blocks(src.path, shape, columns)
+    _check_signal_count(src.where, node.label, shape, min_length, min_signals)
+    if isinstance(node, (_H5Node, _OctaveNode)):
+        if node.obj is None or node.obj.ndim != len(node.shape):  # Octave scalars and empty values
+            return None
+        read = _h5_blocks(node, columns)
+    else:
+        read = _npy_blocks(src.path, shape, columns)
     if read is None:
         return None
     return SignalDataset(SignalSource(path, node.label, "columns" if columns else "rows", note), shape, read)

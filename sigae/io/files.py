@@ -18,8 +18,18 @@ from .text import _table_node
 READ_SUFFIXES = (".mat", ".npy", ".npz", ".csv", ".txt", ".h5", ".hdf5")
 
 
+def _is_octave_text(path: Path) -> bool:
+    """Octave's default ``save`` format: text starting with ``# Created by Octave`` or ``# name:``."""
+    with open(path, "rb") as fh:
+        head = fh.read(64).lstrip()
+    return head.startswith((b"# Created by Octave", b"# name:"))
+
+
 def _open_container(path: Path, where: str, max_bytes: int) -> _Container:
     suffix = path.suffix.lower()
+    if suffix == ".mat" and _is_octave_text(path):
+        raise DataError(f"{where}: is in Octave's text format, which sigae does not read; save a binary "
+                        "MAT-file from Octave instead: save -v7 file.mat signals")
     if suffix == ".mat":
         return _Hdf5(path, where, matlab=True) if _is_matlab_hdf5(path) else _MatScipy(path, where, max_bytes)
     if suffix in (".h5", ".hdf5"):

@@ -116,6 +116,97 @@ class _H5Node(_Node):
         return data.T if self.matlab else data
 
 
+_OCTAVE_NUMBERS = {"matrix", "scalar", "bool", "bool matrix"} | {
+    f"{prefix}{kind} {size}" for prefix in ("", "float ") for kind in ("", "complex ")
+    for size in ("matrix", "scalar")} | {
+    f"{cls} {size}" for cls in _NUMERIC_CLASSES if "int" in cls for size in ("matrix", "scalar")}
+
+
+def _is_octave_variable(obj) -> bool:
+    """A group written by Octave's ``save -hdf5``: attribute OCTAVE_NEW_FORMAT, members ``type`` and ``value``."""
+    return isinstance(obj, h5py.Group) and ("OCTAVE_NEW_FORMAT" in obj.attrs or {"type", "value"} <= set(obj))
+
+
+class _OctaveNode(_Node):
+    """A value of an Octave ``save -hdf5`` file: a group holding ``type`` (text) and ``value``.
+
+    Like MATLAB v7.3, Octave stores arrays transposed (dimensions reversed); cells are groups of elements
+    ``_0``, ``_1``... with their dimensions in ``dims``; a scalar struct is a group of fields; a struct
+    array is a group of fields (and ``dims``), each field a cell with one element per struct element.
+    """
+
+    matlab = True  # stored transposed, as MATLAB v7.3: _h5_blocks undoes it
+
+    def __init__(self, group, label, element=None):
+        self.group, self.label, self._element = group, label, element
+        self.type = _attr_text(group["type"][()]) if "type" in group else ""
+        self.value = group.get("value")
+        self.obj = self.value  # the dataset of a numeric value, read by blocks when streamed
+        empty = self.value is not None and "OCTAVE_EMPTY_MATRIX" in self.value.attrs
+        if empty:
+            self.shape = tuple(int(d) for d in np.ravel(self.value[()])[::-1])
+        elif isinstance(self.value, h5py.Dataset):
+            self.shape = tuple(reversed(self.value.shape)) or (1, 1)
+        elif self.type in ("cell", "struct") and "dims" in self.value:
+            self.shape = tuple(int(d) for d in np.ravel(self.value["dims"][()])[::-1])
+        else:
+            self.shape = (1, 1)
+        if element is not None:
+            self.shape = (1, 1)
+        self._empty = empty
+        if self.type in _OCTAVE_NUMBERS and (empty or isinstance(self.value, h5py.Dataset)):
+            self.kind = "logical" if self.type.startswith("bool") else "numeric"
+            dtype = np.dtype(bool) if self.kind == "logical" else self.value.dtype
+            if dtype.names and set(dtype.names) == {"real", "imag"}:
+                dtype = np.dtype(np.complex128)
+            self.dtype = dtype
+        elif self.type in ("string", "sq_string"):
+            self.kind = "char"
+        elif self.type == "cell" and isinstance(self.value, h5py.Group):
+            self.kind = "cell"
+        elif self.type in ("scalar struct", "struct") and isinstance(self.value, h5py.Group):
+            self.kind = "struct"
+        else:
+            self.kind, self.cls = "other", f"Octave {self.type or 'untyped'}"
+
+    def info(self, name) -> VariableInfo:
+        dtype = self.dtype.name if self.kind in ("numeric", "logical") else self.type
+        return VariableInfo(name, self.shape, self.kind, dtype)
+
+    def _members(self) -> list[str]:
+        """Names of the elements of a cell (``_0``, ``_1``...; zero-padded, so sorted is linear order)."""
+        return sorted((k for k in self.value if k != "dims"), key=lambda k: (len(k), k))
+
+    def fields(self):
+        if self.type == "scalar struct":
+            return list(self.value)
+        return [k for k in self.value if k != "dims"]
+
+    def field(self, name, label):
+        member = _OctaveNode(self.value[name], label)
+        if self.type == "struct":  # a struct array: each field is a cell with one element per struct element
+            index = self._element if self._element is not None else 0
+            return member.element_at(index, label)
+        return member
+
+    def element_at(self, linear: int, label):
+        return _OctaveNode(self.value[self._members()[linear]], label)
+
+    def element(self, index, label):
+        linear = int(np.ravel_multi_index(index, self.shape, order="F"))
+        if self.kind == "struct":
+            return _OctaveNode(self.group, label, element=linear)
+        return self.element_at(linear, label)
+
+    def read(self):
+        if self._empty:
+            return np.zeros(self.shape)
+        data = self.value[()]
+        if data.dtype.names and set(data.dtype.names) == {"real", "imag"}:
+            data = data["real"] + 1j * data["imag"]
+        return np.asarray(data).T.reshape(self.shape)
+
+
 class _Hdf5(_Container):
     """MAT-file v7.3 (*matlab*: transposed, MATLAB classes) or a plain HDF5 file (dataset paths)."""
 
@@ -123,7 +214,11 @@ class _Hdf5(_Container):
         super().__init__(path, where)
         self.matlab = matlab
         self.file = h5py.File(path, "r", locking=False)
-        if matlab:
+        self.octave = any(_is_octave_variable(obj) for obj in self.file.values())
+        if self.octave:  # Octave's save -hdf5: one group per variable, whatever the extension
+            self.matlab = True
+            self._names = [_h5_name(k) for k, obj in self.file.items() if _is_octave_variable(obj)]
+        elif matlab:
             self._names = [_h5_name(k) for k in self.file if not _h5_name(k).startswith("#")]
         else:
             self._names = []
@@ -134,6 +229,8 @@ class _Hdf5(_Container):
         return [self.root(name).info(name) for name in self._names]
 
     def root(self, name):
+        if self.octave:
+            return _OctaveNode(self.file[_h5_key(name)], name)
         return _H5Node(self.file[_h5_key(name)], name, self.matlab)
 
     def split(self, var):
@@ -150,7 +247,7 @@ def _is_matlab_hdf5(path: Path) -> bool:
     return head.startswith(b"MATLAB 7.3") or h5py.is_hdf5(path)
 
 
-def _h5_blocks(node: _H5Node, columns: bool):
+def _h5_blocks(node: _H5Node | _OctaveNode, columns: bool):
     """A reader of signals ``start:stop`` of an HDF5 dataset: MATLAB's transposition and the orientation undone."""
     dataset = node.obj
     axes = list(range(dataset.ndim))[::-1] if node.matlab else list(range(dataset.ndim))

@@ -82,13 +82,13 @@ def _walk(where, node: _Node, steps) -> _Node:
             if node.kind != "struct":
                 raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a struct; "
                                 f"it has no field {_q(arg)}")
-            if math.prod(node.shape) != 1:
-                raise DataError(f"{where}: {_q(node.label)} is a {_shape_text(node.shape)} struct array; pick one "
-                                f"element first, e.g. {_clean(node.label)}(1).{arg}")
             if arg not in node.fields():
                 raise DataError(f"{where}: struct {_q(node.label)} has no field {_q(arg)}; its fields: "
                                 f"{', '.join(map(_clean, node.fields())) or 'none'}")
-            node = node.field(arg, f"{node.label}.{arg}")
+            if isinstance(node, _FieldStack) or math.prod(node.shape) != 1:
+                node = _FieldStack.of(where, node, arg)
+            else:
+                node = node.field(arg, f"{node.label}.{arg}")
         else:
             if node.kind != op:
                 raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a {op} array; "
@@ -97,6 +97,52 @@ def _walk(where, node: _Node, steps) -> _Node:
             label = f"{node.label}{brackets[0]}{','.join(map(str, arg))}{brackets[1]}"
             node = node.element(_index(where, node, arg, label), label)
     return node
+
+
+class _FieldStack(_Node):
+    """One field of every element of a struct array (``trials.eeg``, ``trials.data.eeg``): read like a cell.
+
+    The elements are taken in MATLAB's linear (column-major) order, as ``[trials.eeg]`` would; a field that
+    is itself a struct array is expanded the same way, so each element holds one signal.
+    """
+
+    kind = "cell"
+    noun = "struct array field"
+
+    def __init__(self, label, items: list):
+        self.label, self.items, self.shape = label, items, (1, len(items))
+
+    @classmethod
+    def of(cls, where, node: _Node, name: str) -> _FieldStack:
+        """Field *name* of each element of *node* (a struct array or a stack of structs)."""
+        items = []
+        for label, item in (node.items if isinstance(node, _FieldStack) else _struct_elements(node)):
+            if item.kind != "struct":
+                raise DataError(f"{where}: {_q(label)} is {_kind_text(item)}, not a struct; it has no field "
+                                f"{_q(name)}")
+            for element_label, element in (_struct_elements(item) if math.prod(item.shape) != 1
+                                           else [(label, item)]):
+                if name not in element.fields():
+                    raise DataError(f"{where}: struct {_q(element_label)} has no field {_q(name)}; its fields: "
+                                    f"{', '.join(map(_clean, element.fields())) or 'none'}")
+                items.append((f"{element_label}.{name}", element.field(name, f"{element_label}.{name}")))
+        if not items:
+            raise DataError(f"{where}: struct array {_q(node.label)} is empty")
+        return cls(f"{node.label}.{name}", items)
+
+    def fields(self):
+        return self.items[0][1].fields() if self.items and self.items[0][1].kind == "struct" else []
+
+    def cells(self):
+        return iter(self.items)
+
+
+def _struct_elements(node: _Node) -> list:
+    """(label, node) of each element of a struct array, in MATLAB's linear order: ``s(1)``, ``s(2)``..."""
+    return [(f"{node.label}({k + 1})",
+             node.element(tuple(int(i) for i in np.unravel_index(k, node.shape, order="F")),
+                          f"{node.label}({k + 1})"))
+            for k in range(math.prod(node.shape))]
 
 
 def _index(where, node, numbers, label) -> tuple:
@@ -122,6 +168,8 @@ def _kind_text(node) -> str:
     name = names[node.kind]
     if node.kind == "object" and node.cls and node.cls not in ("object", "opaque"):
         name = f"a MATLAB {_clean(node.cls)} object"
+    elif node.kind == "other" and node.cls:
+        name = f"an {_clean(node.cls)} value"
     return f"{name} ({_shape_text(node.shape)})" if node.shape else name
 
 
