@@ -12,6 +12,63 @@ from .base import VariableInfo, _Container, _NUMERIC_CLASSES, _Node, _dense, _dt
 from .selection import _parse_path
 
 
+_FILTER_NAMES = {1: "deflate (gzip)", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset",
+                 307: "bzip2", 32000: "LZF", 32001: "Blosc", 32004: "LZ4", 32008: "bitshuffle", 32013: "ZFP",
+                 32015: "Zstandard", 32017: "SZ", 32018: "FCIDECOMP", 32024: "SZ3", 32026: "Blosc2",
+                 32028: "SPERR", 32029: "HTJ2K"}
+_plugins: str | None = None  # "" once hdf5plugin is registered, else why it is not
+
+
+def _load_filter_plugins() -> str:
+    """Register the compression filters of the hdf5plugin package with HDF5 (once); "" or why it failed.
+
+    hdf5plugin (a sigae dependency) provides Blosc, Blosc2, bitshuffle, LZ4, Zstandard, BZip2, ZFP, SZ...;
+    it is imported only when an HDF5 file is opened, so that ``--help`` stays instant.
+    """
+    global _plugins
+    if _plugins is None:
+        try:
+            import hdf5plugin  # noqa: F401  # importing it registers the filters
+            _plugins = ""
+        except Exception as exc:  # not installed, or its libraries do not load on this machine
+            _plugins = f"{type(exc).__name__}: {exc}"
+    return _plugins
+
+
+class FilterUnavailable(Exception):
+    """A dataset needs an HDF5 filter this installation lacks; the message lacks only the file name."""
+
+
+def _read_dataset(dataset, index, label) -> np.ndarray:
+    """``dataset[index]``; a read that fails for want of a filter raises FilterUnavailable naming it."""
+    try:
+        return dataset[index]
+    except OSError:
+        _check_filters(dataset, label)
+        raise
+
+
+def _check_filters(dataset, label):
+    """Raise FilterUnavailable naming each filter of *dataset* that HDF5 cannot apply here, and the fix."""
+    plist = dataset.id.get_create_plist()
+    missing = []
+    for i in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(i)
+        if not h5py.h5z.filter_avail(code):
+            known = _FILTER_NAMES.get(code) or _attr_text(name) or "unnamed"
+            missing.append(f"{code} ({known})")
+    if not missing:
+        return
+    plural = "s" if len(missing) > 1 else ""
+    what = f"HDF5 filter{plural} {', '.join(missing)}"
+    if _load_filter_plugins():
+        fix = f"install hdf5plugin (pip install hdf5plugin; here: {_load_filter_plugins()})"
+    else:
+        fix = "install the filter's HDF5 plugin and point HDF5_PLUGIN_PATH at it"
+    raise FilterUnavailable(f"variable '{label}' is compressed with {what}, not available here: {fix}, "
+                            "or rewrite the file without it (h5repack -f NONE in.h5 out.h5)")
+
+
 def _attr_text(value) -> str:
     return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
@@ -112,7 +169,7 @@ class _H5Node(_Node):
             return _dense(scipy.sparse.csc_array((data, ir, jc), shape=self.shape))
         if self.matlab and self._is_empty():
             return np.zeros(self.shape)
-        data = self.obj[()]
+        data = _read_dataset(self.obj, (), self.label)
         return data.T if self.matlab else data
 
 
@@ -201,7 +258,7 @@ class _OctaveNode(_Node):
     def read(self):
         if self._empty:
             return np.zeros(self.shape)
-        data = self.value[()]
+        data = _read_dataset(self.value, (), self.label)
         if data.dtype.names and set(data.dtype.names) == {"real", "imag"}:
             data = data["real"] + 1j * data["imag"]
         return np.asarray(data).T.reshape(self.shape)
@@ -213,6 +270,7 @@ class _Hdf5(_Container):
     def __init__(self, path, where, matlab):
         super().__init__(path, where)
         self.matlab = matlab
+        _load_filter_plugins()
         self.file = h5py.File(path, "r", locking=False)
         self.octave = any(_is_octave_variable(obj) for obj in self.file.values())
         if self.octave:  # Octave's save -hdf5: one group per variable, whatever the extension
@@ -257,6 +315,6 @@ def _h5_blocks(node: _H5Node | _OctaveNode, columns: bool):
     def read(start, stop):
         index = [slice(None)] * dataset.ndim
         index[axes[0]] = slice(start, stop)
-        return dataset[tuple(index)].transpose(axes)
+        return _read_dataset(dataset, tuple(index), node.label).transpose(axes)
 
     return read
