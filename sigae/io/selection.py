@@ -78,14 +78,16 @@ def _choose(src: _Container, var, use, max_bytes) -> _Node:
 
 def _walk(where, node: _Node, steps) -> _Node:
     for op, arg in steps:
-        if op == "field":
+        if op == "field" and isinstance(node, _FieldStack):  # trials.data.eeg: a field of each element
+            node = _FieldStack.of(where, node, arg)
+        elif op == "field":
             if node.kind != "struct":
                 raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a struct; "
                                 f"it has no field {_q(arg)}")
             if arg not in node.fields():
                 raise DataError(f"{where}: struct {_q(node.label)} has no field {_q(arg)}; its fields: "
                                 f"{', '.join(map(_clean, node.fields())) or 'none'}")
-            if isinstance(node, _FieldStack) or math.prod(node.shape) != 1:
+            if math.prod(node.shape) != 1:
                 node = _FieldStack.of(where, node, arg)
             else:
                 node = node.field(arg, f"{node.label}.{arg}")

@@ -35,7 +35,7 @@ def _fields(line: str, delimiter: str | None, trailing=False) -> list[str]:
     if delimiter is None:
         return line.split()
     if trailing:
-        line = line.rstrip().removesuffix(delimiter)
+        line = line.rstrip(" ").removesuffix(delimiter)
     return [f.strip().strip('"').strip() for f in line.split(delimiter)]
 
 
@@ -80,9 +80,9 @@ def _table_node(path, where) -> _LeafNode:
             raise DataError(f"{where}: holds a header line and no numbers")
         delimiter = _delimiter(lines[0][1])
     rows = [line for _, line in lines]
-    trailing = delimiter is not None and all(row.rstrip().endswith(delimiter) for row in rows)
+    trailing = delimiter is not None and all(row.rstrip(" ").endswith(delimiter) for row in rows)
     if trailing:  # a separator that ends every line does not open an empty field
-        rows = [row.rstrip().removesuffix(delimiter) for row in rows]
+        rows = [row.rstrip(" ").removesuffix(delimiter) for row in rows]
     try:
         table = np.loadtxt(rows, delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None, quotechar='"')
     except ValueError as exc:
