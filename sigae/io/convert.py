@@ -42,7 +42,8 @@ def _hint(node) -> str:
         return f"; name one element as {_clean(node.label)}{{1}}"
     if node.kind == "struct":
         fields = ", ".join(map(_clean, node.fields()[:_LISTED])) or "none"
-        return f"; name a field as {_clean(node.label)}.field (fields: {fields})"
+        each = " for one signal per element" if math.prod(node.shape) != 1 else ""
+        return f"; name a field as {_clean(node.label)}.field{each} (fields: {fields})"
     if node.kind == "other" and node.cls.startswith("Octave"):
         return "; sigae reads Octave matrices, cells and structs (in Octave: x = double(x), then save)"
     if node.kind in ("object", "function_handle"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import warnings
 from pathlib import Path
 
@@ -25,11 +26,18 @@ def _is_octave_text(path: Path) -> bool:
     return head.startswith((b"# Created by Octave", b"# name:"))
 
 
+def _octave_text_name(path: Path) -> str:
+    """The first variable named in an Octave text file (``# name: x``), for the advice; else "x"."""
+    with open(path, "rb") as fh:
+        match = re.search(rb"^# name: ([A-Za-z]\w{0,62})\s*$", fh.read(4096), re.MULTILINE)
+    return match.group(1).decode("ascii") if match else "x"
+
+
 def _open_container(path: Path, where: str, max_bytes: int) -> _Container:
     suffix = path.suffix.lower()
     if suffix == ".mat" and _is_octave_text(path):
         raise DataError(f"{where}: is in Octave's text format, which sigae does not read; save a binary "
-                        "MAT-file from Octave instead: save -v7 file.mat signals")
+                        f"MAT-file from Octave instead: save -v7 file.mat {_octave_text_name(path)}")
     if suffix == ".mat":
         return _Hdf5(path, where, matlab=True) if _is_matlab_hdf5(path) else _MatScipy(path, where, max_bytes)
     if suffix in (".h5", ".hdf5"):

@@ -168,6 +168,8 @@ def _kind_text(node) -> str:
              "cell": "a cell array", "struct": "a struct", "sparse": "a sparse matrix",
              "function_handle": "a function handle", "object": "an array of objects", "other": "an unsupported value"}
     name = names[node.kind]
+    if node.kind == "struct" and node.shape and math.prod(node.shape) != 1:
+        return f"a {_shape_text(node.shape)} struct array"
     if node.kind == "object" and node.cls and node.cls not in ("object", "opaque"):
         name = f"a MATLAB {_clean(node.cls)} object"
     elif node.kind == "other" and node.cls:
