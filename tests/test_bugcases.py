@@ -315,6 +315,8 @@ def test_bugcase_struct_arrays(name, capsys, trained):
     np.testing.assert_array_equal(x, expected)
     assert source.var == "trials.eeg"
     np.testing.assert_array_equal(load_signals(path, "trials(2).eeg"), expected[1:2])
+    labels = load_array(path, "trials.label")  # a struct array field of scalars: one row per element
+    assert labels.shape == (len(expected), 1)
     _, run, _ = trained
     out = Path(run).parent / f"{name}.csv"
     code, _, err = cli(capsys, "score", run, path, "--var", "trials.eeg", "-o", out)

@@ -71,10 +71,15 @@ def load_signals(path, var=None, *, orientation=None, expected_length=None, leng
 
 
 def load_array(path, var=None, *, max_bytes=DEFAULT_MAX_BYTES, return_info=False):
-    """Any real numeric variable (labels, latent codes...) as float64, with the same choice and error rules."""
+    """Any real numeric variable (labels, latent codes...) as float64, with the same choice and error rules.
+
+    A cell of vectors or a struct array field (``trials.label``) named with *var* gives one row per element
+    (all of one length).
+    """
     with _open(path, max_bytes) as src:
         node = _choose(src, var, "numbers", max_bytes)
-        x = _numeric(src.where, node, max_bytes)
+        x = _stack_cell(src.where, node, None, max_bytes) if node.kind == "cell" else _numeric(src.where, node,
+                                                                                                max_bytes)
         _check_finite(src.where, node.label, x, signals=False)
     return (x, SignalSource(str(path), node.label, "rows")) if return_info else x
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from .base import _Container, _Single
-from .hdf5 import FilterUnavailable, _Hdf5, _is_matlab_hdf5
+from .hdf5 import _FilterUnavailable, _Hdf5, _is_matlab_hdf5
 from .matlab import _MatScipy
 from .messages import _FORMAT_NAMES, _bytes_text, _clean, _reason
 from .numpy_files import _Npz, _npy_node
@@ -61,7 +61,7 @@ def _reading(path):
             yield
     except DataError:
         raise
-    except FilterUnavailable as exc:
+    except _FilterUnavailable as exc:
         raise DataError(f"{_clean(path)}: {exc}") from exc
     except Exception as exc:  # the parsers raise anything on bad bytes (even SyntaxError from a .npy header)
         what = _FORMAT_NAMES.get(Path(str(path)).suffix.lower(), "file")

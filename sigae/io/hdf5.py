@@ -35,12 +35,12 @@ def _load_filter_plugins() -> str:
     return _plugins
 
 
-class FilterUnavailable(Exception):
+class _FilterUnavailable(Exception):
     """A dataset needs an HDF5 filter this installation lacks; the message lacks only the file name."""
 
 
 def _read_dataset(dataset, index, label) -> np.ndarray:
-    """``dataset[index]``; a read that fails for want of a filter raises FilterUnavailable naming it."""
+    """``dataset[index]``; a read that fails for want of a filter raises _FilterUnavailable naming it."""
     try:
         return dataset[index]
     except OSError:
@@ -49,7 +49,7 @@ def _read_dataset(dataset, index, label) -> np.ndarray:
 
 
 def _check_filters(dataset, label):
-    """Raise FilterUnavailable naming each filter of *dataset* that HDF5 cannot apply here, and the fix."""
+    """Raise _FilterUnavailable naming each filter of *dataset* that HDF5 cannot apply here, and the fix."""
     plist = dataset.id.get_create_plist()
     missing = []
     for i in range(plist.get_nfilters()):
@@ -65,7 +65,7 @@ def _check_filters(dataset, label):
         fix = f"install hdf5plugin (pip install hdf5plugin; here: {_load_filter_plugins()})"
     else:
         fix = "install the filter's HDF5 plugin and point HDF5_PLUGIN_PATH at it"
-    raise FilterUnavailable(f"variable '{label}' is compressed with {what}, not available here: {fix}, "
+    raise _FilterUnavailable(f"variable '{label}' is compressed with {what}, not available here: {fix}, "
                             "or rewrite the file without it (h5repack -f NONE in.h5 out.h5)")
 
 
