@@ -183,6 +183,9 @@ def train_parser(prog="sigae-train"):
                    help="compute in float16 with float32 weights and loss (for GPUs; slower on most CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty run folder")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write per-epoch loss, validation loss, learning rate and the PCA baseline for "
+                        "TensorBoard to DIR (tensorboard --logdir DIR); history.csv stays the record")
     return p
 
 
@@ -226,7 +229,8 @@ def cmd_train(args):
         with _training_signals(args, file) as (x, _):
             print(f"resuming {out} on {file}")
             try:
-                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install())
+                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install(),
+                                                 tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
     else:
@@ -253,7 +257,7 @@ def cmd_train(args):
                     x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                     verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
                     overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
-                    strategy=args.strategy, mixed_precision=args.mixed_precision)
+                    strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
     print(training_summary(model.metrics_))
