@@ -47,8 +47,8 @@ class History:
     def to_csv(self) -> str:
         rows = ["epoch,loss,val_loss,seconds"]
         for i, loss in enumerate(self.loss):
-            val = self.val_loss[i] if i < len(self.val_loss) else ""
-            rows.append(f"{i + 1},{loss!r},{val!r},{self.seconds[i]:.3f}")
+            val = repr(self.val_loss[i]) if i < len(self.val_loss) else ""  # empty without a validation split
+            rows.append(f"{i + 1},{loss!r},{val},{self.seconds[i]:.3f}")
         return "\n".join(rows) + "\n"
 
 
