@@ -178,7 +178,9 @@ def _write_savedmodel(model, part, folder: Path) -> None:
 
     fn, spec = serving_function(model, part)
     archive = keras.export.ExportArchive()
-    archive.track(model.autoencoder)
+    # The encoder alone for its part (the seed decoder's final Dense is most of the weights); otherwise the whole
+    # autoencoder, which also covers tied decoder layers reading the encoder's kernels.
+    archive.track(model.encoder if part == "encoder" else model.autoencoder)
     archive.add_endpoint(name="serve", fn=fn, input_signature=[spec])
     archive.write_out(str(folder), verbose=False)
 
