@@ -109,6 +109,15 @@ def test_every_normalizer_is_built_in(tmp_path, normalize):
     assert codes.max_abs_diff < CODE_TOL
 
 
+def test_tied_decoder_export(tmp_path):
+    x = make_signals(n=30)
+    model = SignalAutoencoder(input_length=64, decoder="mirror", tied=True, **TINY).fit(
+        x, epochs=1, batch_size=10, seed=0, verbose=0)
+    # The tied decoder reads the encoder's kernels: the export must carry them.
+    report = export_model(model, tmp_path / "dec", "savedmodel", "decoder", signals=x)
+    assert report.max_abs_diff <= 1e-5 * report.max_abs_reference
+
+
 def test_per_signal_decoder_is_refused(tmp_path):
     x = make_signals(n=20)
     model = SignalAutoencoder(input_length=64, normalize="per-signal", decoder="mirror", **TINY).fit(

@@ -26,7 +26,7 @@ FIT = dict(epochs=2, batch_size=16, validation_split=0.2)
 
 
 def _estimator(**extra):
-    return SignalAutoencoderEstimator(**TINY, decoder="mirror", random_state=0, **FIT, **extra)
+    return SignalAutoencoderEstimator(**{**TINY, "decoder": "mirror", "random_state": 0, **FIT, **extra})
 
 
 def _two_classes(n=48, length=64, seed=0):
@@ -131,6 +131,17 @@ def test_pickle_round_trip_gives_the_same_numbers():
     again = pickle.loads(pickle.dumps(est))
     assert np.array_equal(again.transform(x), est.transform(x))
     assert np.array_equal(again.predict(x), est.predict(x))
+
+
+def test_without_validation_split_the_fitted_model_saves_and_loads(tmp_path):
+    import sigae
+
+    x = make_signals(n=40)
+    est = _estimator(validation_split=0.0).fit(x)
+    est.model_.save(tmp_path / "run", figures=False)
+    # history.csv has an empty val_loss column; it used to hold '' (a Python repr), which load could not read.
+    assert (tmp_path / "run" / "history.csv").read_text().splitlines()[1].split(",")[2] == ""
+    assert np.array_equal(sigae.load(tmp_path / "run").encode(x), est.transform(x))
 
 
 def test_core_does_not_import_sklearn():
