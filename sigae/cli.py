@@ -584,7 +584,13 @@ def cmd_export(args):
         raise SigaeError(f"-o/--output {args.output}: already exists; pass --overwrite to replace it")
     run_dir = Path(args.run)
     model = _load_run(args.run)
-    training = json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").is_file() else {}
+    training = {}
+    if (run_dir / "training.json").is_file():
+        try:
+            training = json.loads((run_dir / "training.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SigaeError(f"{run_dir}: training.json is unreadable ({exc}); give the signals with --data FILE") \
+                from None
     source = training.get("source") or {}
     file = args.data or source.get("file")
     if not file:
@@ -691,7 +697,7 @@ def run(name: str, argv=None) -> int:
 
 
 def main(argv=None) -> int:
-    """The umbrella command: ``sigae {train,encode,decode,score,plot,info} ...``."""
+    """The umbrella command: ``sigae {train,encode,decode,score,plot,info,export} ...``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     usage = ("usage: sigae {train,encode,decode,score,plot,info,export} ...\n\n"
              "sigae: 1-D convolutional autoencoders for signals in MATLAB files.\n\n"
