@@ -161,3 +161,18 @@ def test_sigae_train_tensorboard_option(tmp_path, signals_mat):
     steps, loss = _scalars(tmp_path / "tb" / "train")
     assert steps == [0, 1]
     assert loss == pytest.approx([float(row.split(",")[1]) for row in history], rel=1e-6)
+
+
+def test_tensorboard_without_its_package_is_one_line_before_anything_is_written(tmp_path, signals_mat, capsys,
+                                                                                monkeypatch):
+    import importlib.util
+
+    from sigae.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    code = main(["train", str(signals_mat), "--out", str(tmp_path / "run"), "--epochs", "1", "--quiet",
+                 "--tensorboard", str(tmp_path / "tb")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "pip install -e '.[tensorboard]'" in err[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "tb").exists()

@@ -172,3 +172,14 @@ def test_cli_export(trained, tmp_path, capsys):
     # The run folder written by fit() without a file records no training file: --data is needed.
     assert main(["export", str(run), "--format", "tflite", "-o", str(tmp_path / "y.tflite")]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_onnx_without_its_packages_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    from sigae.cli import main
+
+    model, run, x = trained
+    monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)  # import tf2onnx now raises ImportError
+    assert main(["export", str(run), "--format", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install -e '.[export]'" in err[0]
+    assert not any(tmp_path.iterdir())
