@@ -183,6 +183,9 @@ def train_parser(prog="sigae-train"):
                    help="compute in float16 with float32 weights and loss (for GPUs; slower on most CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty run folder")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write per-epoch loss, validation loss, learning rate and the PCA baseline for "
+                        "TensorBoard to DIR (tensorboard --logdir DIR); history.csv stays the record")
     return p
 
 
@@ -226,7 +229,8 @@ def cmd_train(args):
         with _training_signals(args, file) as (x, _):
             print(f"resuming {out} on {file}")
             try:
-                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install())
+                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install(),
+                                                 tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
     else:
@@ -253,7 +257,7 @@ def cmd_train(args):
                     x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                     verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
                     overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
-                    strategy=args.strategy, mixed_precision=args.mixed_precision)
+                    strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
     print(training_summary(model.metrics_))
@@ -541,6 +545,84 @@ def cmd_info(args):
     return 0
 
 
+def export_parser(prog="sigae-export"):
+    p = _parser(prog, "Export a trained model for serving or devices (SavedModel, LiteRT/TFLite, ONNX), with its "
+                      "normalization built in, then reload the export and compare it with sigae on signals.",
+                "sigae-export runs/signals --format tflite --int8 -o encoder_int8.tflite")
+    p.add_argument("run", help="run folder written by sigae-train")
+    p.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"),
+                   help="savedmodel: a folder for TF Serving / tf.saved_model.load; tflite: a LiteRT flatbuffer "
+                        "for devices; onnx: an ONNX file (needs pip install -e '.[export]')")
+    p.add_argument("-o", "--output", required=True, help="output path (a folder for savedmodel, a file otherwise)")
+    p.add_argument("--part", choices=("encoder", "decoder", "autoencoder", "score"), default="encoder",
+                   help="encoder: signals -> codes (default); decoder: codes -> signals; autoencoder: signals -> "
+                        "reconstructions; score: signals -> reconstruction MSE per signal")
+    p.add_argument("--int8", action="store_true",
+                   help="tflite: integer (int8) weights and activations, calibrated on up to 200 training signals; "
+                        "float32 input and output")
+    p.add_argument("--data", metavar="FILE",
+                   help="signals to compare the export with (and, with --int8, to calibrate it); default: the "
+                        "training file recorded in the run folder, whose training rows calibrate --int8")
+    _add_input_options(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    return p
+
+
+def cmd_export(args):
+    import json
+
+    import numpy as np
+
+    from .export import export_model
+
+    if args.format == "onnx":
+        from .export import ExportError, onnx_available
+
+        if onnx_available():
+            raise ExportError(onnx_available())
+    if Path(args.output).exists() and not args.overwrite:
+        raise SigaeError(f"-o/--output {args.output}: already exists; pass --overwrite to replace it")
+    run_dir = Path(args.run)
+    model = _load_run(args.run)
+    training = {}
+    if (run_dir / "training.json").is_file():
+        try:
+            training = json.loads((run_dir / "training.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SigaeError(f"{run_dir}: training.json is unreadable ({exc}); give the signals with --data FILE") \
+                from None
+    source = training.get("source") or {}
+    file = args.data or source.get("file")
+    if not file:
+        raise SigaeError(f"{run_dir}: the run does not record its training file; give the signals with --data FILE")
+    if not Path(file).exists():
+        raise SigaeError(f"--data {file}: no such file" if args.data else
+                         f"{file}: the run's training file is gone; give the signals with --data FILE")
+    if not args.data:
+        args.var = args.var or source.get("variable")
+        args.orientation = args.orientation or source.get("orientation")
+    x, info = _load_signals(args, file, expected_length=model.config.input_length)
+    _check_channels(file, x.shape, model.config)
+    representative, calibration = x, f"{len(x)} signals of {file}"
+    is_training_file = (not args.data or Path(file).resolve() == Path(source.get("file", "")).resolve())
+    if args.int8 and is_training_file and len(x) == training.get("n_signals") and (run_dir / "split.npz").is_file():
+        with np.load(run_dir / "split.npz", allow_pickle=False) as split:
+            representative = x[split["train"]]
+        calibration = f"{len(representative)} training signals of {file}"
+    print(f"exporting the {args.part} of {run_dir} as {args.format}{' int8' if args.int8 else ''}; comparing on "
+          f"{file} ('{info.var}')" + (f"; calibrating on {calibration} (at most 200 used)" if args.int8 else ""))
+    report = export_model(model, args.output, args.format, args.part, signals=x, int8=args.int8,
+                          representative=representative, overwrite=args.overwrite)
+    print(report.summary())
+    if args.int8:
+        print(f"int8 quantization error: largest {report.max_abs_diff:.3g} {report.units}, "
+              f"{report.relative_diff:.2%} of the largest value")
+    if args.part == "score" and model.threshold_:
+        print(f"flag a signal as anomalous when its score exceeds {model.threshold_['p']:.6g} "
+              f"(p{model.threshold_['percentile']:g} of the training scores, threshold.json)")
+    return 0
+
+
 COMMANDS = {
     "train": (train_parser, cmd_train),
     "encode": (encode_parser, cmd_encode),
@@ -548,6 +630,7 @@ COMMANDS = {
     "score": (score_parser, cmd_score),
     "plot": (plot_parser, cmd_plot),
     "info": (info_parser, cmd_info),
+    "export": (export_parser, cmd_export),
 }
 
 
@@ -614,9 +697,9 @@ def run(name: str, argv=None) -> int:
 
 
 def main(argv=None) -> int:
-    """The umbrella command: ``sigae {train,encode,decode,score,plot,info} ...``."""
+    """The umbrella command: ``sigae {train,encode,decode,score,plot,info,export} ...``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    usage = ("usage: sigae {train,encode,decode,score,plot,info} ...\n\n"
+    usage = ("usage: sigae {train,encode,decode,score,plot,info,export} ...\n\n"
              "sigae: 1-D convolutional autoencoders for signals in MATLAB files.\n\n"
              "commands (each has --help with an example):\n"
              "  train    train on a signals file and write a run folder\n"
@@ -624,7 +707,8 @@ def main(argv=None) -> int:
              "  decode   signals from latent codes (the trained decoder alone)\n"
              "  score    anomaly scores by reconstruction error\n"
              "  plot     loss, reconstructions, scores and latent figures\n"
-             "  info     parameter table, config, normalizer, threshold, metrics\n")
+             "  info     parameter table, config, normalizer, threshold, metrics\n"
+             "  export   SavedModel / LiteRT (TFLite) / ONNX for serving and devices\n")
     if not argv or argv[0] in ("-h", "--help"):
         print(usage, end="")
         return 0 if argv else EXIT_USAGE
@@ -650,6 +734,7 @@ def _entry(name):
 
 main_train, main_encode, main_decode = _entry("train"), _entry("encode"), _entry("decode")
 main_score, main_plot, main_info = _entry("score"), _entry("plot"), _entry("info")
+main_export = _entry("export")
 
 
 def main_umbrella():

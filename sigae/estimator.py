@@ -106,7 +106,7 @@ class SignalAutoencoder:
             verbose="auto", patience: int | None = None, seed: int | None = None,
             threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
             should_stop=None, source: dict | None = None, strategy="default",
-            mixed_precision: bool = False) -> "SignalAutoencoder":
+            mixed_precision: bool = False, callbacks=None, tensorboard=None) -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
 
         The validation split is a random subset (seeded by *seed*), not the
@@ -131,7 +131,15 @@ class SignalAutoencoder:
         chief writes *run_dir*; the others train in a temporary folder.
         *mixed_precision* computes in float16 with float32 weights and a
         float32 loss (with loss scaling), for GPUs that are faster in float16.
+
+        *callbacks*: ``keras.callbacks.Callback`` objects (``CSVLogger``, ``TerminateOnNaN``,
+        ``EarlyStopping``...), called by the training loop as ``Model.fit`` calls them
+        (:mod:`sigae.callbacks`). *tensorboard*: a folder for TensorBoard's per-epoch loss,
+        validation loss, learning rate and the PCA baseline (needs the ``tensorboard`` package).
         """
+        from .callbacks import fit_callbacks
+
+        callbacks = fit_callbacks(callbacks, tensorboard)
         x = x if isinstance(x, SignalDataset) else as_signals(x)
         _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
         n = len(x)
@@ -162,7 +170,7 @@ class SignalAutoencoder:
             self._write_setup(run_dir)
         try:
             return self._train(x, run_dir, resume=False, verbose=verbose, log=log, should_stop=should_stop,
-                               strategy=strategy)
+                               strategy=strategy, callbacks=callbacks, tensorboard=tensorboard)
         finally:
             if run_dir is not None and strategy is not None and not _is_chief_only(strategy):
                 from .training import is_chief
@@ -171,8 +179,12 @@ class SignalAutoencoder:
                     shutil.rmtree(run_dir, ignore_errors=True)
 
     @classmethod
-    def resume(cls, run_dir, x, verbose="auto", log=print, should_stop=None) -> "SignalAutoencoder":
+    def resume(cls, run_dir, x, verbose="auto", log=print, should_stop=None, callbacks=None,
+               tensorboard=None) -> "SignalAutoencoder":
         """Continue an interrupted run in *run_dir* on the same signals *x*, from its last completed epoch."""
+        from .callbacks import fit_callbacks
+
+        callbacks = fit_callbacks(callbacks, tensorboard)
         run_dir = Path(run_dir)
         for name in ("config.json", "normalizer.json", "training.json", "split.npz", "checkpoints/last.npz"):
             if not (run_dir / name).is_file():
@@ -193,7 +205,8 @@ class SignalAutoencoder:
             obj._check_shape(x, "signals")
         if len(x) != obj.training_["n_signals"]:
             raise DataError(f"signals: {len(x)} signals, but the run was started on {obj.training_['n_signals']}")
-        return obj._train(x, run_dir, resume=True, verbose=verbose, log=log, should_stop=should_stop)
+        return obj._train(x, run_dir, resume=True, verbose=verbose, log=log, should_stop=should_stop,
+                          callbacks=callbacks, tensorboard=tensorboard)
 
     def _build_for_training(self, strategy, mixed_precision: bool) -> None:
         """Build under the strategy's scope, with the mixed float16 policy if asked."""
@@ -210,7 +223,8 @@ class SignalAutoencoder:
         finally:
             keras.config.set_dtype_policy(previous)
 
-    def _train(self, x, run_dir, resume, verbose, log, should_stop, strategy=None) -> "SignalAutoencoder":
+    def _train(self, x, run_dir, resume, verbose, log, should_stop, strategy=None, callbacks=None,
+               tensorboard=None) -> "SignalAutoencoder":
         from . import fastpath
         from .fileutil import write_text
         from .training import set_seed, train_autoencoder
@@ -243,7 +257,7 @@ class SignalAutoencoder:
             checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
             on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
             forward=fastpath.training_call(self.encoder, self.decoder, self.config),
-            predict_forward=self._fast_call("autoencoder"))
+            predict_forward=self._fast_call("autoencoder"), callbacks=callbacks)
         seconds = time.perf_counter() - start
 
         self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, xn_train, seconds)
@@ -251,6 +265,10 @@ class SignalAutoencoder:
         self.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
         if t.get("source"):
             self.metrics_["source"] = t["source"]
+        if tensorboard is not None:
+            from .callbacks import write_pca_baseline
+
+            write_pca_baseline(tensorboard, self.metrics_)
         if run_dir is not None:
             self._write_results(run_dir)
         return self

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .callbacks import loop_callbacks
 from .errors import ConfigError, RunFolderError, TrainingError
 
 
@@ -46,8 +47,8 @@ class History:
     def to_csv(self) -> str:
         rows = ["epoch,loss,val_loss,seconds"]
         for i, loss in enumerate(self.loss):
-            val = self.val_loss[i] if i < len(self.val_loss) else ""
-            rows.append(f"{i + 1},{loss!r},{val!r},{self.seconds[i]:.3f}")
+            val = repr(self.val_loss[i]) if i < len(self.val_loss) else ""  # empty without a validation split
+            rows.append(f"{i + 1},{loss!r},{val},{self.seconds[i]:.3f}")
         return "\n".join(rows) + "\n"
 
 
@@ -226,7 +227,8 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
                       trim_fraction: float = 0.0,
                       patience: int | None = None, seed: int | None = None, verbose="auto", log=print,
                       checkpoint_dir=None, resume: bool = False, should_stop=None,
-                      on_epoch_end=None, strategy=None, forward=None, predict_forward=None) -> History:
+                      on_epoch_end=None, strategy=None, forward=None, predict_forward=None,
+                      callbacks=None) -> History:
     """Train *autoencoder* to reproduce its input (MSE, Adam).
 
     *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``, or
@@ -251,6 +253,9 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
 
     *forward* (``x -> autoencoder(x, training=True)``) and *predict_forward* (the same for the validation
     loss) default to calling the model; :mod:`sigae.fastpath` gives faster ones.
+
+    *callbacks*: ``keras.callbacks.Callback`` objects, called as ``Model.fit`` calls them
+    (:mod:`sigae.callbacks` says which hooks and logs).
     """
     import keras
     import tensorflow as tf
@@ -334,17 +339,22 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         if mode:
             log(f"resuming after epoch {state['epoch']} of {epochs}")
 
+    hooks = loop_callbacks(callbacks, autoencoder, optimizer, epochs=epochs, steps=steps, verbose=mode)
+
     def stop_for_nan(epoch):
         if best_weights is not None:
             autoencoder.set_weights(best_weights)
+        hooks.train_end()
         kept = (f"the weights of epoch {history.best_epoch} (loss {best:.6g}) were kept"
                 if best_weights is not None else "no epoch finished with a finite loss")
         raise TrainingError(f"training: the loss became NaN/Inf at epoch {epoch}; {kept}; "
                             "try a lower --learning-rate or check the input for extreme values")
 
+    hooks.train_begin()
     for epoch in range(first_epoch, epochs + 1):
         if history.stopped_early:
             break
+        hooks.epoch_begin(epoch)
         start = time.perf_counter()
         bar = keras.utils.Progbar(steps, stateful_metrics=["loss", "val_loss"]) if mode == 1 else None
         if bar is not None:
@@ -353,15 +363,21 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         batches = epoch_batches(epoch, rng)
         for step in range(steps):
             global_n = min(batch_size, n - step * batch_size)
+            hooks.batch_begin(step)
             loss = float(train_step(next(batches), tf.constant(global_n, tf.float32)))
+            stop = hooks.batch_end(step, (total + loss * global_n) / min(n, (step + 1) * batch_size))
             if not math.isfinite(loss):
                 stop_for_nan(epoch)
             total += loss * global_n
             if bar is not None:
                 bar.update(step + 1, [("loss", total / min(n, (step + 1) * batch_size))], finalize=False)
             if should_stop is not None and should_stop():
+                hooks.train_end()
                 raise TrainingInterrupted(epoch - 1)
-        train_loss = total / n
+            if stop:  # a callback set model.stop_training
+                history.stopped_early = True
+                break
+        train_loss = total / min(n, (step + 1) * batch_size)  # n unless a callback stopped the epoch
         val_loss = validation_loss()
         history.loss.append(train_loss)
         if val_loss is not None:
@@ -389,6 +405,8 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
                 if mode:
                     log(f"early stopping at epoch {epoch}: no improvement for {patience} epochs; "
                         f"restoring the weights of epoch {history.best_epoch}")
+        if hooks.epoch_end(epoch, train_loss, val_loss):
+            history.stopped_early = True
         if checkpoint_dir is not None:
             state = {"epoch": epoch, "best": best, "waited": waited, "history": history.as_state()}
             if improved:
@@ -398,4 +416,5 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             on_epoch_end(epoch, history)
     if patience is not None and best_weights is not None:
         autoencoder.set_weights(best_weights)
+    hooks.train_end()
     return history

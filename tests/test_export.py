@@ -1,0 +1,185 @@
+"""sigae.export / sigae-export: SavedModel, LiteRT (TFLite) float32 and int8, ONNX; normalization built in;
+each export reloaded by its own runtime and compared with sigae's output (which runs through sigae.fastpath)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sigae import ConfigError, OutputExistsError, SignalAutoencoder
+from sigae.export import ExportError, export_model, run_export
+from sigae.fastpath import folded_decoder_ok, fused_encoder_ok
+
+from conftest import TINY, make_signals
+
+# Float32 export graph vs sigae (float64 normalization, fastpath's reordered float32 sums): rounding only.
+CODE_TOL = 1e-5
+
+
+def _tflite_codes(path, x):
+    """Codes from the LiteRT interpreter called directly (not through sigae.export's runner)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's own, deprecated in favour of LiteRT
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=str(path))
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x.astype(np.float32))
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def test_sigae_output_runs_through_the_fastpath(trained):
+    model, _, _ = trained
+    # The exports are the Keras layers; sigae's reference below is the fused/folded fastpath when XLA is there.
+    assert folded_decoder_ok(model.config, model.decoder)
+    if not fused_encoder_ok(model.config, model.encoder):
+        pytest.skip("this TensorFlow build has no XLA: the fused encoder is not in use")
+
+
+def test_savedmodel_encoder_gives_the_codes_of_encode(trained, tmp_path):
+    model, _, x = trained
+    report = export_model(model, tmp_path / "encoder", "savedmodel", "encoder", signals=x)
+    loaded = tf.saved_model.load(str(tmp_path / "encoder"))
+    codes = loaded.serve(tf.constant(x[:, :, None].astype(np.float32))).numpy()  # original units in
+    np.testing.assert_allclose(codes, model.encode(x), rtol=0, atol=CODE_TOL)
+    assert report.max_abs_diff == pytest.approx(float(np.max(np.abs(codes - model.encode(x)))), abs=1e-12)
+    assert report.n_compared == len(x) and 0 < report.max_abs_diff < CODE_TOL
+
+
+def test_tflite_float32_encoder_gives_the_codes_of_encode(trained, tmp_path):
+    model, _, x = trained
+    report = export_model(model, tmp_path / "encoder.tflite", "tflite", "encoder", signals=x)
+    codes = _tflite_codes(tmp_path / "encoder.tflite", x[:, :, None])
+    np.testing.assert_allclose(codes, model.encode(x), rtol=0, atol=CODE_TOL)
+    assert report.max_abs_diff < CODE_TOL
+
+
+def test_tflite_int8_error_is_reported(trained, tmp_path):
+    model, _, x = trained
+    report = export_model(model, tmp_path / "int8.tflite", "tflite", "encoder", signals=x, int8=True,
+                          representative=x[:40])
+    codes = _tflite_codes(tmp_path / "int8.tflite", x[:, :, None])
+    error = float(np.max(np.abs(codes - model.encode(x))))
+    assert report.int8 and report.max_abs_diff == pytest.approx(error, rel=1e-6)
+    # Quantized to 8 bits: a real error, finite, small against codes in (-1, 1) (tanh bottleneck).
+    assert np.isfinite(error) and CODE_TOL < error < 0.25
+    assert report.bytes < (tmp_path / "int8.tflite").stat().st_size + 1
+    assert "int8" in report.summary()
+
+
+def test_onnx_encoder(trained, tmp_path):
+    pytest.importorskip("tf2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model, _, x = trained
+    report = export_model(model, tmp_path / "encoder.onnx", "onnx", "encoder", signals=x)
+    session = onnxruntime.InferenceSession(str(tmp_path / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    codes = session.run(None, {session.get_inputs()[0].name: x[:, :, None].astype(np.float32)})[0]
+    np.testing.assert_allclose(codes, model.encode(x), rtol=0, atol=CODE_TOL)
+    assert report.max_abs_diff < CODE_TOL
+
+
+@pytest.mark.parametrize("part", ["decoder", "autoencoder", "score"])
+def test_other_parts_match_sigae(trained, tmp_path, part):
+    model, _, x = trained
+    report = export_model(model, tmp_path / f"{part}.tflite", "tflite", part, signals=x)
+    if part == "score":
+        got = run_export(tmp_path / f"{part}.tflite", "tflite", x[:, :, None].astype(np.float32))
+        np.testing.assert_allclose(got, model.score(x).scores, rtol=1e-5, atol=1e-6)
+    elif part == "autoencoder":
+        got = run_export(tmp_path / f"{part}.tflite", "tflite", x[:, :, None].astype(np.float32))[:, :, 0]
+        # Original units around 3: float32 carries ~7 digits.
+        np.testing.assert_allclose(got, model.reconstruct(x), rtol=0, atol=1e-5 * np.abs(x).max())
+    else:
+        z = model.encode(x)
+        got = run_export(tmp_path / f"{part}.tflite", "tflite", z)[:, :, 0]
+        np.testing.assert_allclose(got, model.decode(z), rtol=0, atol=1e-5 * np.abs(x).max())
+    assert report.max_abs_diff <= 1e-5 * report.max_abs_reference + 1e-6
+
+
+@pytest.mark.parametrize("normalize", ["per-signal", "per-timestep", "minmax"])
+def test_every_normalizer_is_built_in(tmp_path, normalize):
+    x = make_signals(n=40, seed=3) * np.linspace(1, 3, 64)  # per-time-point spread differs
+    model = SignalAutoencoder(input_length=64, normalize=normalize, decoder="mirror", **TINY).fit(
+        x, epochs=1, batch_size=20, seed=0, verbose=0)
+    report = export_model(model, tmp_path / "ae", "savedmodel", "autoencoder", signals=x)
+    assert report.max_abs_diff <= 1e-5 * report.max_abs_reference
+    codes = export_model(model, tmp_path / "enc", "savedmodel", "encoder", signals=x)
+    assert codes.max_abs_diff < CODE_TOL
+
+
+def test_tied_decoder_export(tmp_path):
+    x = make_signals(n=30)
+    model = SignalAutoencoder(input_length=64, decoder="mirror", tied=True, **TINY).fit(
+        x, epochs=1, batch_size=10, seed=0, verbose=0)
+    # The tied decoder reads the encoder's kernels: the export must carry them.
+    report = export_model(model, tmp_path / "dec", "savedmodel", "decoder", signals=x)
+    assert report.max_abs_diff <= 1e-5 * report.max_abs_reference
+
+
+def test_per_signal_decoder_is_refused(tmp_path):
+    x = make_signals(n=20)
+    model = SignalAutoencoder(input_length=64, normalize="per-signal", decoder="mirror", **TINY).fit(
+        x, epochs=1, batch_size=10, seed=0, verbose=0)
+    with pytest.raises(ExportError, match="per-signal"):
+        export_model(model, tmp_path / "dec", "savedmodel", "decoder", signals=x)
+    assert not (tmp_path / "dec").exists()
+
+
+def test_multichannel_export(tmp_path):
+    x = make_signals(n=30)
+    x3 = np.stack([x, 0.5 * x - 1], axis=2)
+    model = SignalAutoencoder(input_length=64, decoder="mirror", **TINY).fit(x3, epochs=1, batch_size=10, seed=0,
+                                                                            verbose=0)
+    report = export_model(model, tmp_path / "enc.tflite", "tflite", "encoder", signals=x3)
+    np.testing.assert_allclose(_tflite_codes(tmp_path / "enc.tflite", x3), model.encode(x3), atol=CODE_TOL, rtol=0)
+    assert report.max_abs_diff < CODE_TOL
+
+
+def test_bad_options_write_nothing(trained, tmp_path):
+    model, _, x = trained
+    with pytest.raises(ConfigError, match="--int8"):
+        export_model(model, tmp_path / "m", "savedmodel", signals=x, int8=True)
+    with pytest.raises(ConfigError, match="--format"):
+        export_model(model, tmp_path / "m", "pb", signals=x)
+    (tmp_path / "exists.tflite").write_bytes(b"old")
+    with pytest.raises(OutputExistsError):
+        export_model(model, tmp_path / "exists.tflite", "tflite", signals=x)
+    assert (tmp_path / "exists.tflite").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.tflite"]
+
+
+def test_cli_export(trained, tmp_path, capsys):
+    import scipy.io
+
+    from sigae.cli import main
+
+    model, run, x = trained
+    data = tmp_path / "x.mat"
+    scipy.io.savemat(data, {"signals": x})
+    out = tmp_path / "enc_int8.tflite"
+    assert main(["export", str(run), "--format", "tflite", "--int8", "--data", str(data), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "largest difference" in text and "int8 quantization error" in text and out.is_file()
+    # An existing output without --overwrite: one line, exit 2, the file untouched.
+    before = out.read_bytes()
+    assert main(["export", str(run), "--format", "tflite", "--data", str(data), "-o", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["export", str(run), "--format", "savedmodel", "--part", "score", "--data", str(data),
+                 "-o", str(tmp_path / "score")]) == 0
+    assert "flag a signal as anomalous when its score exceeds" in capsys.readouterr().out
+    # The run folder written by fit() without a file records no training file: --data is needed.
+    assert main(["export", str(run), "--format", "tflite", "-o", str(tmp_path / "y.tflite")]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_onnx_without_its_packages_is_one_line(trained, tmp_path, capsys, monkeypatch):
+    from sigae.cli import main
+
+    model, run, x = trained
+    monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)  # import tf2onnx now raises ImportError
+    assert main(["export", str(run), "--format", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install -e '.[export]'" in err[0]
+    assert not any(tmp_path.iterdir())
