@@ -158,17 +158,23 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--batch-size", type=_positive_int, default=100, help="signals per step (default 100)")
     p.add_argument("--validation-split", type=_fraction, default=0.2,
                    help="random fraction held out for validation (default 0.2)")
-    p.add_argument("--latent-dim", type=_positive_int, default=32, help="size of the latent code (default 32)")
+    p.add_argument("--preset", choices=("default", "seed"), default="default",
+                   help="default: convolutional autoencoder with a PCA-initialized linear path, best epoch "
+                        "restored (never worse than PCA on validation); seed: seed thread 003's model and recipe "
+                        "exactly (seed decoder, tanh bottleneck, 15 M parameters at 501 points). The options "
+                        "below override the preset's values")
+    p.add_argument("--latent-dim", type=_positive_int, help="size of the latent code (default 32)")
     p.add_argument("--normalize", choices=("global", "per-signal", "per-timestep", "minmax"), default="global",
                    help="how signals are scaled before training (default global)")
-    p.add_argument("--decoder", choices=("seed", "mirror"), default="seed",
-                   help="seed: the reference decoder; mirror: the encoder mirrored layer by layer")
+    p.add_argument("--decoder", choices=("seed", "mirror"),
+                   help="seed: the reference decoder; mirror: the encoder mirrored layer by layer "
+                        "(default: mirror; seed with --preset seed)")
     p.add_argument("--tied", action="store_true", help="tie decoder kernels to the encoder's (needs --decoder mirror)")
-    p.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+    p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="constant rate, or cosine decay to 1%% of it over the run (default constant)")
     p.add_argument("--seed", type=int, help="random seed: same seed and data give the same run on a CPU")
-    p.add_argument("--trim", type=_trim_fraction, default=0.0, metavar="FRACTION",
+    p.add_argument("--trim", type=_trim_fraction, metavar="FRACTION",
                    help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
                         "anomalous training signals are not learned (default 0: plain MSE)")
     p.add_argument("--stream", action="store_true",
@@ -241,9 +247,10 @@ def cmd_train(args):
             raise SigaeError(f"--out {out}: is a file, not a folder; choose another run folder")
         if out.exists() and any(out.iterdir()) and not args.overwrite:
             raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
-        config = AutoencoderConfig(latent_dim=args.latent_dim, normalize=args.normalize, decoder=args.decoder,
-                                   tied=args.tied, learning_rate=args.learning_rate,
-                                   lr_schedule=args.lr_schedule, trim_fraction=args.trim)
+        chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
+                  "lr_schedule": args.lr_schedule, "trim_fraction": args.trim}
+        config = AutoencoderConfig.from_preset(args.preset, normalize=args.normalize, tied=args.tied,
+                                               **{k: v for k, v in chosen.items() if v is not None})
         with _training_signals(args, args.file) as (x, source):
             shape = x.shape
             config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])

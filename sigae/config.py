@@ -17,33 +17,64 @@ from .errors import ConfigError
 DECODERS = ("seed", "mirror")
 NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
 LR_SCHEDULES = ("constant", "cosine")
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
+
+SEED_PRESET = {"filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2), "latent_dim": 32,
+               "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
+               "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0}
+"""Seed thread 003's architecture and recipe, field by field (what version-1 config files described)."""
+
+PRESETS = {"default": {}, "seed": SEED_PRESET}
 
 
 @dataclass(frozen=True)
 class AutoencoderConfig:
-    """Architecture and preprocessing of one autoencoder.
+    """Architecture, preprocessing and training recipe of one autoencoder.
 
-    The defaults are the seed architecture (seed thread 003): two
-    Conv1D(valid)/MaxPool stages, a Dense bottleneck, and a decoder of
-    Conv1D/UpSampling stages closed by a Dense layer to the full length.
-    Every shape follows from ``input_length`` and ``channels``.
+    Every shape follows from ``input_length`` and ``channels``. The encoder is
+    Conv1D(valid)/MaxPool stages, Flatten and a Dense bottleneck of
+    ``latent_dim`` units; the decoder mirrors it (``decoder="mirror"``) or is
+    seed thread 003's Conv1D/UpSampling stages closed by a Dense layer to the
+    full length (``decoder="seed"``).
+
+    The default adds a *linear path* (``linear_path=True``): a linear encoder
+    and decoder beside the convolutional ones, initialized at ``fit`` to the
+    principal components of the training signals, while the convolutional
+    paths' last layers start at zero. The untrained model *is* PCA with
+    ``latent_dim`` components; training moves away from it only as far as the
+    validation loss says it helps, because the best epoch (epoch 0, PCA,
+    included) is restored at the end (``restore_best=True``).
+
+    ``AutoencoderConfig.from_preset("seed")`` is the seed architecture and
+    recipe exactly (15,054,773 parameters at 501 points).
     """
 
     input_length: int = 501
     channels: int = 1
-    filters: tuple[int, ...] = (256, 32)
+    filters: tuple[int, ...] = (64, 32)
     kernel_sizes: tuple[int, ...] = (3, 3)
     pool_sizes: tuple[int, ...] = (2, 2)
     latent_dim: int = 32
     activation: str = "tanh"
-    decoder: str = "seed"
+    latent_activation: str = "linear"
+    decoder: str = "mirror"
+    linear_path: bool = True
     tied: bool = False
     normalize: str = "global"
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     trim_fraction: float = 0.0
+    restore_best: bool = True
     version: int = field(default=CONFIG_VERSION)
+
+    @classmethod
+    def from_preset(cls, name: str = "default", **overrides) -> "AutoencoderConfig":
+        """The configuration of a named preset (``"default"`` or ``"seed"``), with *overrides* on top.
+
+        Raises :class:`ConfigError` for an unknown preset name."""
+        if name not in PRESETS:
+            raise ConfigError(f"--preset: unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
 
     def __post_init__(self):
         for name in ("filters", "kernel_sizes", "pool_sizes"):
@@ -69,6 +100,9 @@ class AutoencoderConfig:
             raise ConfigError(f"config: decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.normalize not in NORMALIZERS:
             raise ConfigError(f"config: normalize must be one of {', '.join(NORMALIZERS)}, got {self.normalize!r}")
+        for name in ("linear_path", "tied", "restore_best"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"config: {name} must be true or false, got {getattr(self, name)!r}")
         if self.tied and self.decoder != "mirror":
             raise ConfigError("config: tied weights need the mirrored decoder (decoder='mirror', --decoder mirror)")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -134,8 +168,12 @@ class AutoencoderConfig:
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}")
-        if data.get("version", CONFIG_VERSION) > CONFIG_VERSION:
-            raise ConfigError(f"{source}: written by a newer sigae (config version {data['version']})")
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version > CONFIG_VERSION:
+            raise ConfigError(f"{source}: written by a newer sigae (config version {version!r})")
+        if version == 1:  # written before the linear path existed: every missing field was the seed's
+            data = {**{k: v for k, v in SEED_PRESET.items() if k not in data and k != "latent_activation"}, **data, "version": CONFIG_VERSION}
+            data.setdefault("latent_activation", data["activation"])
         try:
             return cls(**data)
         except TypeError as exc:

@@ -53,13 +53,17 @@ def as_signals(x, name: str = "signals") -> np.ndarray:
 class SignalAutoencoder:
     """A 1-D convolutional autoencoder for equal-length signals.
 
-    ``SignalAutoencoder(config=None, **overrides)``: *overrides* are fields of
-    :class:`AutoencoderConfig` (e.g. ``latent_dim=16, decoder="mirror"``).
+    ``SignalAutoencoder(config=None, preset=None, **overrides)``: *overrides* are
+    fields of :class:`AutoencoderConfig` (e.g. ``latent_dim=16``); *preset*
+    ``"seed"`` starts from seed thread 003's architecture and recipe instead of
+    the default (see :meth:`AutoencoderConfig.from_preset`).
     """
 
-    def __init__(self, config: AutoencoderConfig | dict | None = None, **overrides):
+    def __init__(self, config: AutoencoderConfig | dict | None = None, preset: str | None = None, **overrides):
+        if config is not None and preset is not None:
+            raise ConfigError("SignalAutoencoder: give a config or a preset, not both")
         if config is None:
-            config = AutoencoderConfig()
+            config = AutoencoderConfig.from_preset(preset or "default")
         elif isinstance(config, dict):
             config = AutoencoderConfig.from_dict(config)
         self.config = config.with_updates(**overrides) if overrides else config
@@ -244,6 +248,8 @@ class SignalAutoencoder:
         if not len(xn_val):
             xn_val = val_pairs = None
         self._build_for_training(strategy, t.get("mixed_precision", False))
+        if self.config.linear_path and not resume:
+            self._init_linear_path(xn_train)
 
         def write_history(epoch, history):
             write_text(run_dir / "history.csv", history.to_csv())
@@ -252,7 +258,7 @@ class SignalAutoencoder:
         self.history_ = train_autoencoder(
             self.autoencoder, xn_train, xn_val, epochs=t["epochs"], batch_size=t["batch_size"],
             learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule,
-            trim_fraction=self.config.trim_fraction, patience=t["patience"],
+            trim_fraction=self.config.trim_fraction, patience=t["patience"], restore_best=self.config.restore_best,
             seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
             checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
             on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
@@ -272,6 +278,18 @@ class SignalAutoencoder:
         if run_dir is not None:
             self._write_results(run_dir)
         return self
+
+    def _init_linear_path(self, xn_train) -> None:
+        """Start the linear path at PCA of the normalized training signals (in memory or streamed)."""
+        from .network import init_linear_path
+
+        pca = PCABaseline(self.config.latent_dim)
+        pca.fit(xn_train) if isinstance(xn_train, np.ndarray) else pca.fit_chunks(xn_train.blocks())
+        init_linear_path(self.encoder, self.decoder, pca.mean_, pca.components_)
+        import os
+        if os.environ.get("SIGAE_FREEZE_LINEAR"):
+            self.encoder.get_layer("encoder_linear").trainable = False
+            self.decoder.get_layer("decoder_linear").trainable = False
 
     def _parts(self, dataset: SignalDataset):
         """The training and validation rows of a file left on disk, normalized as they are read."""

@@ -52,13 +52,13 @@ def xla_available() -> bool:
 
 def fused_encoder_ok(config: AutoencoderConfig, encoder) -> bool:
     """Whether the encoder's first stage can run as one fused convolution-pooling-activation pass."""
-    return (_float32(encoder) and config.activation in MONOTONE_ACTIVATIONS
+    return (_float32(encoder) and not config.linear_path and config.activation in MONOTONE_ACTIVATIONS
             and config.kernel_sizes[0] * config.channels <= FUSED_FIRST_STAGE_MAX_TAPS and xla_available())
 
 
 def folded_decoder_ok(config: AutoencoderConfig, decoder) -> bool:
     """Whether the decoder ends with UpSampling1D, Flatten, Dense (the seed decoder)."""
-    return config.decoder == "seed" and _float32(decoder)
+    return config.decoder == "seed" and not config.linear_path and _float32(decoder)
 
 
 def _conv_pool_activation(x, kernel, bias, *, pool: int, activation):

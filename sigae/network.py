@@ -18,8 +18,15 @@ from .errors import RunFolderError, SigaeError
 from .layers import TIED_LAYERS, TiedConv1DTranspose, TiedDense
 
 
+def _path_end(config: AutoencoderConfig):
+    """Initializer of the layer that ends a convolutional path: zeros beside a linear path, so that the
+    untrained model is exactly its linear (PCA-initialized) path."""
+    return "zeros" if config.linear_path else "glorot_uniform"
+
+
 def build_encoder(config: AutoencoderConfig) -> keras.Model:
-    """Conv1D(valid)/MaxPool stages, Flatten, Dense bottleneck."""
+    """Conv1D(valid)/MaxPool stages, Flatten, Dense bottleneck; with ``linear_path``, plus a linear map of
+    the flattened signal (``encoder_linear``), the two added (``encoder_latent``)."""
     signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
     h = signal
     stages = zip(config.filters, config.kernel_sizes, config.pool_sizes)
@@ -27,8 +34,27 @@ def build_encoder(config: AutoencoderConfig) -> keras.Model:
         h = layers.Conv1D(filters, kernel, padding="valid", activation=config.activation, name=f"encoder_conv{i}")(h)
         h = layers.MaxPooling1D(pool, name=f"encoder_pool{i}")(h)
     h = layers.Flatten(name="encoder_flatten")(h)
-    latent = layers.Dense(config.latent_dim, activation=config.activation, name="encoder_dense")(h)
+    latent = layers.Dense(config.latent_dim, activation=config.latent_activation, kernel_initializer=_path_end(config),
+                          name="encoder_dense")(h)
+    if config.linear_path:
+        flat = layers.Flatten(name="encoder_linear_flatten")(signal)
+        linear = layers.Dense(config.latent_dim, name="encoder_linear")(flat)
+        latent = layers.Add(name="encoder_latent")([linear, latent])
     return keras.Model(signal, latent, name="encoder")
+
+
+def _add_linear_decoder(config: AutoencoderConfig, latent, conv_output):
+    """With ``linear_path``: the decoder's output plus a linear map of the code (``decoder_linear``, tied to
+    ``encoder_linear`` when ``tied``)."""
+    if not config.linear_path:
+        return conv_output
+    size = config.input_length * config.channels
+    if config.tied:
+        flat = TiedDense(size, tied_to="encoder_linear", name="decoder_linear")(latent)
+    else:
+        flat = layers.Dense(size, name="decoder_linear")(latent)
+    linear = layers.Reshape((config.input_length, config.channels), name="decoder_linear_reshape")(flat)
+    return layers.Add(name="decoder_output")([linear, conv_output])
 
 
 def build_seed_decoder(config: AutoencoderConfig) -> keras.Model:
@@ -41,9 +67,10 @@ def build_seed_decoder(config: AutoencoderConfig) -> keras.Model:
         h = layers.Conv1D(filters, kernel, padding="valid", activation=config.activation, name=f"decoder_conv{i}")(h)
         h = layers.UpSampling1D(pool, name=f"decoder_upsample{i}")(h)
     h = layers.Flatten(name="decoder_flatten")(h)
-    h = layers.Dense(config.input_length * config.channels, name="decoder_dense")(h)
+    h = layers.Dense(config.input_length * config.channels, kernel_initializer=_path_end(config),
+                     name="decoder_dense")(h)
     signal = layers.Reshape((config.input_length, config.channels), name="decoder_reshape_out")(h)
-    return keras.Model(latent, signal, name="decoder")
+    return keras.Model(latent, _add_linear_decoder(config, latent, signal), name="decoder")
 
 
 def build_mirror_decoder(config: AutoencoderConfig) -> keras.Model:
@@ -72,8 +99,10 @@ def build_mirror_decoder(config: AutoencoderConfig) -> keras.Model:
         if config.tied:
             h = TiedConv1DTranspose(out_channels, kernel, tied_to=f"encoder_conv{stage}", activation=activation, name=name)(h)
         else:
-            h = layers.Conv1DTranspose(out_channels, kernel, padding="valid", activation=activation, name=name)(h)
-    return keras.Model(latent, h, name="decoder")
+            initializer = _path_end(config) if stage == 1 else "glorot_uniform"
+            h = layers.Conv1DTranspose(out_channels, kernel, padding="valid", activation=activation,
+                                       kernel_initializer=initializer, name=name)(h)
+    return keras.Model(latent, _add_linear_decoder(config, latent, h), name="decoder")
 
 
 def build_models(config: AutoencoderConfig) -> tuple[keras.Model, keras.Model, keras.Model]:
@@ -84,6 +113,26 @@ def build_models(config: AutoencoderConfig) -> tuple[keras.Model, keras.Model, k
     signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
     autoencoder = keras.Model(signal, decoder(encoder(signal)), name="autoencoder")
     return encoder, decoder, autoencoder
+
+
+def init_linear_path(encoder: keras.Model, decoder: keras.Model, mean, components) -> None:
+    """Set the linear path to PCA: ``encoder_linear(x) = (x - mean) @ components.T`` and
+    ``decoder_linear(z) = z @ components + mean``, on flattened normalized signals.
+
+    *mean* ``(L * C,)`` and *components* ``(k, L * C)`` with orthonormal rows, k <= latent_dim (missing
+    components are zero). With the convolutional paths at their zero start the autoencoder then computes
+    PCA's reconstruction exactly (up to float32 rounding)."""
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    components = np.asarray(components, dtype=np.float64)
+    latent_dim = encoder.get_layer("encoder_linear").units
+    full = np.zeros((latent_dim, mean.size))
+    full[: len(components)] = components[:latent_dim]
+    encoder.get_layer("encoder_linear").set_weights([full.T.astype(np.float32), (-(mean @ full.T)).astype(np.float32)])
+    linear = decoder.get_layer("decoder_linear")
+    if isinstance(linear, TIED_LAYERS):
+        linear.bias.assign(mean.astype(np.float32))
+    else:
+        linear.set_weights([full.astype(np.float32), mean.astype(np.float32)])
 
 
 def submodels(autoencoder: keras.Model) -> tuple[keras.Model, keras.Model]:

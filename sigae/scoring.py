@@ -149,6 +149,11 @@ class PCABaseline:
         self.components_ = vectors[:, ::-1][:, : min(self.n_components, n)].T  # largest first, as fit keeps
         return self
 
+    def transform(self, x) -> np.ndarray:
+        """PCA codes ``(n, k)`` of signals ``(n, L, C)`` (same units as the fitted signals)."""
+        x = np.asarray(x, dtype=np.float64)
+        return (x.reshape(len(x), -1) - self.mean_) @ self.components_.T
+
     def reconstruct(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         flat = x.reshape(len(x), -1) - self.mean_

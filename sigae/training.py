@@ -225,7 +225,8 @@ def load_checkpoint(path: Path, autoencoder, optimizer=None) -> dict:
 def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None, *, epochs: int,
                       batch_size: int, learning_rate: float, lr_schedule: str = "constant",
                       trim_fraction: float = 0.0,
-                      patience: int | None = None, seed: int | None = None, verbose="auto", log=print,
+                      patience: int | None = None, restore_best: bool = False, seed: int | None = None,
+                      verbose="auto", log=print,
                       checkpoint_dir=None, resume: bool = False, should_stop=None,
                       on_epoch_end=None, strategy=None, forward=None, predict_forward=None,
                       callbacks=None) -> History:
@@ -235,7 +236,9 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     :class:`sigae.trainingdata.StreamedPart` s read from a file as training goes. With
     *patience*, training stops when the monitored loss (validation if there is
     a validation set, else training) has not improved for that many epochs, and
-    the best weights are restored. A NaN/Inf loss stops training at once with
+    the best weights are restored. With *restore_best*, the best epoch's weights are restored at the end
+    whatever *patience* is, and the untrained model counts as epoch 0 (so a model that starts at a good
+    solution, such as the PCA-initialized linear path, never ends worse on the monitored loss). A NaN/Inf loss stops training at once with
     the best weights restored and raises :class:`TrainingError`.
 
     With *checkpoint_dir*, ``last.npz`` (weights, optimizer state, epoch,
@@ -339,6 +342,13 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         if mode:
             log(f"resuming after epoch {state['epoch']} of {epochs}")
 
+    if restore_best and not resume:
+        initial = validation_loss()
+        if initial is not None and math.isfinite(initial):
+            best, best_weights, history.best_epoch = initial, autoencoder.get_weights(), 0
+            if checkpoint_dir is not None:  # so that a resumed run can still restore epoch 0
+                _save_checkpoint(checkpoint_dir / "best.npz", autoencoder, optimizer,
+                                 {"epoch": 0, "best": best, "waited": 0, "history": history.as_state()})
     hooks = loop_callbacks(callbacks, autoencoder, optimizer, epochs=epochs, steps=steps, verbose=mode)
 
     def stop_for_nan(epoch):
@@ -414,7 +424,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             _save_checkpoint(checkpoint_dir / "last.npz", autoencoder, optimizer, state)
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
-    if patience is not None and best_weights is not None:
+    if (patience is not None or restore_best) and best_weights is not None:
         autoencoder.set_weights(best_weights)
     hooks.train_end()
     return history

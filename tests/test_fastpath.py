@@ -27,7 +27,8 @@ def _refuse(layer):
                                                     (64, 2, "sigmoid")])
 def test_fast_calls_equal_the_keras_models(length, pool, activation):
     # Odd lengths: MaxPooling1D drops the last convolution output(s), the fused stage must too.
-    config = AutoencoderConfig(input_length=length, **{**TINY, "pool_sizes": (pool, 2)}, activation=activation)
+    config = AutoencoderConfig.from_preset("seed", input_length=length, **{**TINY, "pool_sizes": (pool, 2)},
+                                         activation=activation)
     encoder, decoder, autoencoder = build_models(config)
     x = np.random.default_rng(0).normal(size=(6, length, 1)).astype("float32")
     z_keras, y_keras = encoder(x).numpy(), autoencoder(x).numpy()
@@ -43,7 +44,7 @@ def test_fast_calls_equal_the_keras_models(length, pool, activation):
 
 
 def test_seed_architecture_fast_calls_equal_keras():
-    config = AutoencoderConfig()  # 501 points, 256/32 filters: the model the rewrites are for
+    config = AutoencoderConfig.from_preset("seed")  # 501 points, 256/32 filters: the model the rewrites are for
     encoder, decoder, autoencoder = build_models(config)
     x = np.random.default_rng(1).normal(size=(4, 501, 1)).astype("float32")
     z = tf.function(encoder_call(encoder, config))(x).numpy()
@@ -52,7 +53,7 @@ def test_seed_architecture_fast_calls_equal_keras():
 
 
 def test_training_call_gradients_equal_keras():
-    config = AutoencoderConfig(input_length=64, **TINY)
+    config = AutoencoderConfig.from_preset("seed", input_length=64, **TINY)
     encoder, decoder, autoencoder = build_models(config)
     x = tf.constant(np.random.default_rng(2).normal(size=(8, 64, 1)).astype("float32"))
     forward = training_call(encoder, decoder, config)
@@ -72,7 +73,7 @@ def test_training_call_gradients_equal_keras():
                                                      (dict(decoder="mirror", tied=True), True, False),
                                                      (dict(activation="gelu"), False, True)])
 def test_other_architectures_run_through_keras(overrides, fused, folded):
-    config = AutoencoderConfig(input_length=64, **TINY, **overrides)
+    config = AutoencoderConfig.from_preset("seed", input_length=64, **TINY, **overrides)
     encoder, decoder, _ = build_models(config)
     # gelu is not monotone (pooling before it would change the result); only the seed decoder ends in
     # UpSampling1D, Flatten, Dense.
@@ -89,7 +90,7 @@ def test_other_architectures_run_through_keras(overrides, fused, folded):
 def test_without_xla_the_first_stage_runs_through_keras(monkeypatch):
     import sigae.fastpath as fastpath
 
-    config = AutoencoderConfig(input_length=64, **TINY)
+    config = AutoencoderConfig.from_preset("seed", input_length=64, **TINY)
     encoder, _, _ = build_models(config)
     assert fastpath.xla_available()  # this build has XLA, so the fused stage is used by default
     monkeypatch.setattr(fastpath, "xla_available", lambda: False)
@@ -100,7 +101,8 @@ def test_without_xla_the_first_stage_runs_through_keras(monkeypatch):
 
 def test_estimator_uses_the_fast_path_and_stays_exactly_composable():
     x = make_signals(n=40, seed=4)
-    model = SignalAutoencoder(input_length=64, **TINY).fit(x, epochs=2, batch_size=16, seed=0, verbose=0)
+    model = SignalAutoencoder(preset="seed", input_length=64, **TINY).fit(x, epochs=2, batch_size=16, seed=0,
+                                                                         verbose=0)
     xn = model.normalizer.transform(x).astype("float32")
     np.testing.assert_allclose(model.encode(x), model.encoder(xn).numpy(), atol=ATOL)
     # encode, decode and reconstruct share one call path, so their composition is exact.

@@ -57,7 +57,7 @@ def test_too_short_input_is_a_clear_error():
 
 def test_seed_architecture_parameter_counts_by_hand():
     """Seed 000's point: a layer's bias count is its own unit count, so mirrors are not symmetric."""
-    _, _, autoencoder = build_models(AutoencoderConfig())
+    _, _, autoencoder = build_models(AutoencoderConfig.from_preset("seed"))
     rows = {r["layer"]: r for r in parameter_table(autoencoder)}
     # Encoder: 501 -> conv3 499x256 -> pool 249 -> conv3 247x32 -> pool 123 -> flatten 3936 -> dense 32.
     assert (rows["encoder_conv1"]["weights"], rows["encoder_conv1"]["biases"]) == (3 * 1 * 256, 256)

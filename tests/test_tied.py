@@ -101,7 +101,8 @@ def test_shared_weights_counted_once(tiny_config):
     shared = sum(r["weights"] for r in parameter_table(untied) if r["part"] == "decoder")
     assert tied.count_params() == untied.count_params() - shared == sum(r["total"] for r in rows)
     assert {r["layer"]: r["tied_to"] for r in rows if r["tied_to"]} == {
-        "decoder_dense": "encoder_dense", "decoder_deconv1": "encoder_conv2", "decoder_deconv2": "encoder_conv1"}
+        "decoder_dense": "encoder_dense", "decoder_deconv1": "encoder_conv2", "decoder_deconv2": "encoder_conv1",
+        "decoder_linear": "encoder_linear"}
 
 
 @pytest.mark.parametrize("decoder,tied", [("mirror", False), ("mirror", True)])
