@@ -139,11 +139,12 @@ def train_many(args, files, config):
     arrays, first = [], None
     for f in files:
         x, source = _load_signals(args, f)
+        layout = (x.shape[1], x.shape[2] if x.ndim == 3 else 1)
         if first is None:
-            first = (f, x.shape[1:])
-        elif x.shape[1:] != first[1]:
-            raise DataError(f"{f}: signals of {' x '.join(map(str, x.shape[1:]))} (points x channels), but "
-                            f"{first[0]} has {' x '.join(map(str, first[1]))}")
+            first = (f, layout)
+        elif layout != first[1]:
+            raise DataError(f"{f}: signals of {layout[0]} points x {layout[1]} channel(s), but {first[0]} has "
+                            f"{first[1][0]} x {first[1][1]}")
         print(f"{f}: {x.shape[0]} signals x {x.shape[1]} points from '{source.var}'")
         arrays.append(x)
     return np.concatenate(arrays), {"files": [str(Path(f).resolve()) for f in files], "variable": args.var,

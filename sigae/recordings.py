@@ -54,7 +54,7 @@ class Recording:
 
     @property
     def name(self) -> str:
-        return f"{self.file} ('{self.var}')"
+        return f"{self.file} ('{self.var}')" if self.var else self.file
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Points ``start:stop`` as float64 ``(stop - start, C)``; NaN/Inf refused naming the sample."""

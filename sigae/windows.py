@@ -120,8 +120,10 @@ class PointAccumulator:
             self.counts = np.concatenate([self.counts, np.zeros(need - len(self.counts), dtype=np.int64)])
         local = starts - self.offset
         # within one block the starts are distinct, so for a fixed offset j in the window the target points are
-        # distinct too and plain fancy-index += is exact (no np.add.at needed): W vectorized additions.
-        for j in range(self.window):
+        # distinct too and plain fancy-index += is exact (no np.add.at needed): W vectorized additions. Offsets
+        # from last to first add each point's windows in increasing start order, within and across blocks, so
+        # the sums (and scores) do not depend on where the blocks are cut.
+        for j in range(self.window - 1, -1, -1):
             self.sums[local + j] += errors[:, j]
             self.counts[local + j] += 1
 
