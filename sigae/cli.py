@@ -460,12 +460,16 @@ def cmd_decode(args):
 
 
 def score_parser(prog="sigae-score"):
-    p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
-                         "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels",
+    p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies. With a model "
+                               "trained with --window, score every point of the recordings in FILE: point_score, "
+                               "point_is_anomaly, events, window_score, window_start (docs/guides/recordings.md).",
+                         "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels\n"
+                         "  sigae-score runs/windows whole.mat --var series -o scores.mat --labels is_anomaly",
                          "signals file")
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
     p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
-                                       "(default: the percentile calibrated at training, p99)")
+                                       "(default: the percentile calibrated at training, p99; for a model of "
+                                       "recordings the maximum point score of the training recordings)")
     p.add_argument("--per-point", action="store_true", help="also write the per-point error matrix")
     p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous (per "
                                                    "point for a model of recordings); prints AUROC, average "
@@ -630,6 +634,10 @@ def cmd_info(args):
               f"(MSE on {t['n_train']} training signals, normalized units)")
     if model.metrics_:
         print(training_summary(model.metrics_))
+    if model.windowing_ is not None:
+        from .cli_recordings import windowing_summary
+
+        print(windowing_summary(model))
     return 0
 
 
