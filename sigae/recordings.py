@@ -104,8 +104,11 @@ def input_files(paths) -> list[Path]:
             files.append(p)
         else:
             raise DataError(f"{p}: no such file")
-    seen = set()
-    out = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    out, seen = [], set()
+    for f in files:  # a file named twice (or inside a folder also given) is read once
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            out.append(f)
     return out
 
 
@@ -166,9 +169,10 @@ def _elements(path, names, orientation) -> list[Recording]:
 
 
 def _array_reader(x):
-    """(time-first?) reader over an in-memory array in its own shape: index any axes by slices."""
-    def read(axis_slices):
-        return x[axis_slices]
+    """A reader of an in-memory array: *index* (a tuple of slices, one per axis) -> that part of it."""
+    def read(index):
+        return x[index]
+
     return read
 
 

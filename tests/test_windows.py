@@ -265,3 +265,29 @@ def test_scoring_a_recording_with_a_model_of_cut_signals_is_refused(trained):
     model, _, _ = trained
     with pytest.raises(RunFolderError, match="trained on cut signals, not on windows"):
         score_recording(model, np.zeros(500))
+
+
+@pytest.mark.parametrize("suffix", [".mat", ".h5"])
+def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowed_model, tmp_path, monkeypatch,
+                                                                         suffix):
+    import sigae.windowed as windowed
+    from sigae.io import load_array
+
+    model, x = windowed_model
+    y = x[1000:1700].copy()
+    y[300:320] += 3.0  # an anomaly, so that there are events to write
+    recs = [from_array(x[:400], "a"), from_array(y, "b")]
+    small = windowed.score_to_file(model, recs, tmp_path / f"small{suffix}", hop=3)
+    monkeypatch.setattr(windowed, "SMALL_RESULT_POINTS", 10)  # every result is now "large": written by blocks
+    monkeypatch.setattr(windowed, "_block_windows", lambda model, window: 50)
+    windowed.score_to_file(model, recs, tmp_path / f"big{suffix}", hop=3)
+    if suffix == ".mat":
+        assert (tmp_path / "big.mat").read_bytes()[:10] == b"MATLAB 7.3"
+    for name in ("point_score", "point_is_anomaly", "point_recording", "window_start", "window_score",
+                 "window_recording", "events", "recording_length", "threshold"):
+        a = load_array(tmp_path / f"small{suffix}", name)
+        b = load_array(tmp_path / f"big{suffix}", name)
+        assert np.array_equal(a.reshape(b.shape), b), name
+    assert load_array(tmp_path / f"big{suffix}", "point_score").size == 1100
+    assert [len(r.events) for r in small] == [len(find_events(r.point_is_anomaly)) for r in small]
+    assert sum(len(r.events) for r in small) >= 1
