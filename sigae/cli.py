@@ -409,12 +409,21 @@ def cmd_encode(args):
     if model.windowing_ is not None:
         return encode_windowed(args, model, files)
     _no_hop(args)
+    _check_all(args, files, model.config)
     for file, output in zip(files, outputs):
         with _open_signals(args, file, model.config) as (signals, source):
             n, k = encode_to_file(model, signals, output, batch_size=args.batch_size, overwrite=args.overwrite,
                                   **_provenance(model, args.run, source))
         print(f"wrote {output}: latent {n} x {k} from {source.path} ('{source.var}')")
     return 0
+
+
+def _check_all(args, files, config):
+    """With several input files, open every one (variable, length, channels) before the first output is written."""
+    if len(files) > 1:
+        for file in files:
+            with _open_signals(args, file, config):
+                pass
 
 
 def _no_hop(args):
@@ -502,6 +511,7 @@ def cmd_score(args):
             raise SigaeError("--per-point: a model of recordings always writes point_score (one value per sample)")
         return score_windowed(args, model, files)
     _no_hop(args)
+    _check_all(args, files, model.config)
     for file, output in zip(files, outputs):
         with _open_signals(args, file, model.config) as (signals, source):
             labels = _load_labels(file, args.labels, len(signals)) if args.labels else None

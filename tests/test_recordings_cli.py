@@ -211,3 +211,15 @@ def test_several_inputs_need_a_folder_or_pattern(run, tmp_path, capsys):
 def test_hop_without_window_is_refused(tmp_path, capsys, signals_mat):
     err = bad(capsys, tmp_path, "train", signals_mat, "--hop", "2", "--out", tmp_path / "run", *FLAGS)
     assert "--hop/--fs: only with --window" in err
+
+
+def test_many_files_of_cut_signals_are_scored_one_output_each(tmp_path, capsys, trained):
+    _, run, x = trained
+    scipy.io.savemat(tmp_path / "a.mat", {"signals": x[:10]})
+    scipy.io.savemat(tmp_path / "b.mat", {"signals": x[10:30]})
+    code, _, err = run_cli(capsys, "score", run, tmp_path / "a.mat", tmp_path / "b.mat", "-o", f"{tmp_path}/out/")
+    assert code == 0, err
+    assert scipy.io.loadmat(tmp_path / "out" / "b.mat")["score"].shape == (20, 1)
+    scipy.io.savemat(tmp_path / "c.mat", {"signals": np.zeros((5, 50))})  # another length: refused before writing
+    err = bad(capsys, tmp_path, "score", run, tmp_path / "a.mat", tmp_path / "c.mat", "-o", f"{tmp_path}/out2/")
+    assert "c.mat" in err
