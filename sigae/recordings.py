@@ -129,6 +129,9 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
     if var is None:
         found = [v for v in infos.values() if v.kind in ("numeric", "logical") and max(v.shape or (0,)) > 1
                  and "complex" not in v.dtype]
+        cut = [v for v in found if len(v.shape) > 2 or (len(v.shape) == 2 and min(v.shape) > MAX_CHANNELS)]
+        if cut and len(found) > 1:
+            _split(where, cut[0].name, cut[0].shape, None, None, False)  # says: cut signals, not a recording
         if len(found) != 1:
             what = "several variables could" if found else "no variable could"
             raise DataError(f"{where}: {what} hold the recording ({', '.join(v.name for v in found) or 'none'} "

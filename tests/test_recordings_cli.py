@@ -165,7 +165,7 @@ def test_hop_below_1(tmp_path, capsys):
 
 
 def test_window_on_cut_signals(tmp_path, capsys):
-    scipy.io.savemat(tmp_path / "cut.mat", {"signals": np.zeros((100, 128))})
+    scipy.io.savemat(tmp_path / "cut.mat", {"signals": np.zeros((100, 128)), "labels": np.zeros((100, 1))})
     err = bad(capsys, tmp_path, "train", tmp_path / "cut.mat", "--window", "32", "--out", tmp_path / "run", *FLAGS)
     assert "looks like 100 cut signals of 128 points, not a recording" in err and "without --window" in err
 
