@@ -205,8 +205,14 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
                             "n_points": int(scores.size), "hop": int(hop), "metric": "mse", "units": "normalized",
                             "quantile_levels": "0, 0.1, ..., 100", "quantiles": [float(q) for q in quantiles]},
     }
-    if run_dir is not None:
+    if run_dir is not None:  # the run is marked incomplete while windowing.json is missing
+        import json
+
+        state_file = Path(run_dir) / "run.json"
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        write_json(state_file, {**state, "complete": False})
         write_json(Path(run_dir) / WINDOWING_FILE, model.windowing_)
+        write_json(state_file, state)
     return model
 
 
