@@ -205,7 +205,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
                             "n_points": int(scores.size), "hop": int(hop), "metric": "mse", "units": "normalized",
                             "quantile_levels": "0, 0.1, ..., 100", "quantiles": [float(q) for q in quantiles]},
     }
-    if run_dir is not None:  # the run is marked incomplete while windowing.json is missing
+    if run_dir is not None and (Path(run_dir) / "run.json").is_file():  # incomplete until windowing.json is there
         import json
 
         state_file = Path(run_dir) / "run.json"
