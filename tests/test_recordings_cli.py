@@ -223,3 +223,12 @@ def test_many_files_of_cut_signals_are_scored_one_output_each(tmp_path, capsys, 
     scipy.io.savemat(tmp_path / "c.mat", {"signals": np.zeros((5, 50))})  # another length: refused before writing
     err = bad(capsys, tmp_path, "score", run, tmp_path / "a.mat", tmp_path / "c.mat", "-o", f"{tmp_path}/out2/")
     assert "c.mat" in err
+
+
+def test_window_auto_picks_the_period_and_says_so(tmp_path, capsys):
+    scipy.io.savemat(tmp_path / "a.mat", {"x": recording(1500)[0][:, None]})
+    code, stdout, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "auto", "--hop", "4", "--out",
+                                tmp_path / "run", *FLAGS)
+    assert code == 0, err
+    assert "--window auto: 40 points (dominant period 40 points" in stdout
+    assert json.loads((tmp_path / "run" / "windowing.json").read_text())["window"] == 40
