@@ -186,7 +186,7 @@ def _split(where, var, shape, reader, orientation, streamed) -> list[Recording]:
         raise DataError(f"{where}: variable '{var}' is empty or a single number, not a recording")
     if len(shape) > 2:
         raise DataError(f"{where}: variable '{var}' is {'x'.join(map(str, shape))}: cut signals (signals x points "
-                        "x channels), not a recording; train on them without --window")
+                        "x channels), not a recording; cut signals take a model trained without --window")
     if len(shape) == 1 or 1 in shape:
         n = max(shape)
         axis = int(np.argmax(shape)) if len(shape) == 2 else 0
@@ -201,8 +201,8 @@ def _split(where, var, shape, reader, orientation, streamed) -> list[Recording]:
     if orientation is None:
         if min(rows, cols) > MAX_CHANNELS:
             raise DataError(f"{where}: variable '{var}' is {rows}x{cols}: that looks like {rows} cut signals of "
-                            f"{cols} points, not a recording; train on them without --window, or say "
-                            "--orientation rows (or columns) to window each row (column) as a recording")
+                            f"{cols} points, not a recording; cut signals take a model trained without --window; "
+                            "or say --orientation rows (or columns) to window each row (column) as a recording")
         time_axis = 0 if rows >= cols else 1
         channels = shape[1 - time_axis]
 
