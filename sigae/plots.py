@@ -186,6 +186,10 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
     ax.legend(fontsize=8, loc="upper right")
     ax_s.legend(fontsize=8, loc="upper right")
     ax_s.set_xlabel("time (s)" if fs else "sample")
+    if not fs:
+        from matplotlib.ticker import FuncFormatter
+
+        ax_s.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax_s.set_xlim(x[0], x[-1])
     ax.set_title(f"{title}: {data['n']:,} points, windows of {data['window']} (hop {data['hop']})", fontsize=10)
     return _save(fig, path)

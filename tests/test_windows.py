@@ -291,3 +291,37 @@ def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowe
     assert load_array(tmp_path / f"big{suffix}", "point_score").size == 1100
     assert [len(r.events) for r in small] == [len(find_events(r.point_is_anomaly)) for r in small]
     assert sum(len(r.events) for r in small) >= 1
+
+
+def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
+    from sigae.windowed import Envelope
+
+    x = np.random.default_rng(6).standard_normal(1003)
+    env = Envelope(len(x), bins=10)
+    for a in range(0, len(x), 97):
+        env.add(a, x[a:a + 97])
+    spans = [x[a:b] for a, b in zip(env.edges[:-1], env.edges[1:])]
+    assert env.edges[0] == 0 and env.edges[-1] == 1003 and len(spans) == 10
+    assert env.lo.tolist() == [s.min() for s in spans] and env.hi.tolist() == [s.max() for s in spans]
+
+
+def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
+    import time
+
+    from sigae.plots import plot_timeline
+    from sigae.windowed import Envelope
+
+    n = 10**7
+    score = np.full(n, 0.01)
+    score[4_000_000:4_000_300] = 2.0
+    env_s, env_f = Envelope(n), Envelope(n)
+    env_s.add(0, score)
+    env_f.add(0, score > 0.5)
+    data = {"n": n, "edges": env_s.edges, "signal": (env_s.lo, env_s.hi), "score": (env_s.lo, env_s.hi),
+            "flags": env_f.hi > 0, "labels": None, "threshold": 0.5, "events": [Event(4_000_000, 4_000_300, 2.0)],
+            "fs": None, "window": 128, "hop": 1, "channels": 1}
+    assert len(env_s.lo) == 2000  # one span per pixel column, whatever n
+    start = time.perf_counter()
+    plot_timeline(data, tmp_path / "t.png")
+    assert time.perf_counter() - start < 30  # generous on a loaded machine; about 1 s alone
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
