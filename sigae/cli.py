@@ -242,7 +242,7 @@ def cmd_train(args):
     else:
         if not args.file:
             raise SigaeError("FILE is required (or --resume RUN)")
-        from .cli_recordings import files_of, train_many, train_windowed
+        from .cli_recordings import files_of, many_files, train_windowed
 
         if args.window is None and (args.hop != 1 or args.fs is not None):
             raise SigaeError("--hop/--fs: only with --window (training on the sliding windows of recordings)")
@@ -260,12 +260,12 @@ def cmd_train(args):
                 if args.window is not None:
                     model = train_windowed(args, files, config, out, stop.install(), verbose)
                 else:
-                    x, provenance = train_many(args, files, config)
-                    model = SignalAutoencoder(config).fit(
-                        x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-                        verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
-                        overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
-                        strategy=args.strategy, mixed_precision=args.mixed_precision)
+                    with many_files(args, files) as (x, provenance):
+                        model = SignalAutoencoder(config).fit(
+                            x, epochs=args.epochs, batch_size=args.batch_size,
+                            validation_split=args.validation_split, verbose=verbose, patience=args.patience,
+                            seed=args.seed, run_dir=out, overwrite=args.overwrite, should_stop=stop.install(),
+                            source=provenance, strategy=args.strategy, mixed_precision=args.mixed_precision)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
         else:

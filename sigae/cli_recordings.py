@@ -9,6 +9,7 @@ than any recording) before anything is trained or written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from .errors import ConfigError, DataError, SigaeError
@@ -128,27 +129,69 @@ def _quantile(calib, q):
     return float(np.interp(q, QUANTILE_LEVELS, calib["quantiles"]))
 
 
-def train_many(args, files, config):
-    """Cut signals from several files, stacked in file order (same --var, length and channels in each)."""
+@contextlib.contextmanager
+def many_files(args, files):
+    """Yield ``(signals, provenance)``: the cut signals of several files in file order (same --var, length and
+    channels in each), stacked in memory, or with --stream left in their files and read block by block."""
     import numpy as np
 
     from .cli import _load_signals
 
-    if args.stream:
-        raise ConfigError("--stream: several files are stacked in memory; give one file to stream it")
-    arrays, first = [], None
-    for f in files:
-        x, source = _load_signals(args, f)
-        layout = (x.shape[1], x.shape[2] if x.ndim == 3 else 1)
-        if first is None:
-            first = (f, layout)
-        elif layout != first[1]:
-            raise DataError(f"{f}: signals of {layout[0]} points x {layout[1]} channel(s), but {first[0]} has "
-                            f"{first[1][0]} x {first[1][1]}")
-        print(f"{f}: {x.shape[0]} signals x {x.shape[1]} points from '{source.var}'")
-        arrays.append(x)
-    return np.concatenate(arrays), {"files": [str(Path(f).resolve()) for f in files], "variable": args.var,
-                                    "orientation": args.orientation, "stream": False}
+    with contextlib.ExitStack() as stack:
+        parts, first = [], None
+        for f in files:
+            if args.stream:
+                from .io import open_signal_dataset
+
+                if args.crop or args.pad:
+                    raise ConfigError("--stream: --crop/--pad need the whole file in memory; drop one or the other")
+                x = stack.enter_context(open_signal_dataset(f, args.var, orientation=args.orientation))
+                if x is None:
+                    raise DataError(f"--stream: {f} cannot be read block by block (only HDF5, MATLAB v7.3 and .npy "
+                                    "files can); drop --stream to load it whole")
+                source = x.source
+            else:
+                x, source = _load_signals(args, f)
+            layout = (x.shape[1], x.shape[2] if len(x.shape) == 3 else 1)
+            if first is None:
+                first = (f, layout)
+            elif layout != first[1]:
+                raise DataError(f"{f}: signals of {layout[0]} points x {layout[1]} channel(s), but {first[0]} has "
+                                f"{first[1][0]} x {first[1][1]}")
+            print(f"{f}: {x.shape[0]} signals x {x.shape[1]} points from '{source.var}'"
+                  + (", read block by block" if args.stream else ""))
+            parts.append(x)
+        provenance = {"files": [str(Path(f).resolve()) for f in files], "variable": args.var,
+                      "orientation": args.orientation, "stream": bool(args.stream)}
+        if args.stream:
+            yield ConcatenatedSignals(parts), provenance
+        else:
+            if len({p.ndim for p in parts}) > 1:  # (n, L) beside (n, L, 1)
+                parts = [p.reshape(p.shape[:2] + (-1,)) for p in parts]
+            yield np.concatenate(parts), provenance
+
+
+def ConcatenatedSignals(datasets):
+    """Several :class:`sigae.io.SignalDataset` s (same signal shape) as one, read block by block across them."""
+    import numpy as np
+
+    from .io import SignalDataset
+
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in datasets])]).astype(np.int64)
+    shapes = {tuple(d.shape[1:]) for d in datasets}
+    shape = (int(offsets[-1]),) + (shapes.pop() if len(shapes) == 1 else tuple(max(shapes, key=len)))
+
+    class Concatenated(SignalDataset):
+        def read(self, start, stop):
+            parts = []
+            for k, d in enumerate(datasets):
+                lo, hi = max(start, offsets[k]), min(stop, offsets[k + 1])
+                if lo < hi:
+                    part = d.read(int(lo - offsets[k]), int(hi - offsets[k]))
+                    parts.append(part.reshape((len(part),) + shape[1:]))
+            return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    return Concatenated(datasets[0].source, shape, None)
 
 
 # ---------------------------------------------------------------------------- outputs

@@ -232,3 +232,18 @@ def test_window_auto_picks_the_period_and_says_so(tmp_path, capsys):
     assert code == 0, err
     assert "--window auto: 40 points (dominant period 40 points" in stdout
     assert json.loads((tmp_path / "run" / "windowing.json").read_text())["window"] == 40
+
+
+def test_many_files_of_cut_signals_streamed(tmp_path, capsys, signals):
+    import sigae
+
+    np.save(tmp_path / "a.npy", signals[:30])
+    with h5py.File(tmp_path / "b.h5", "w") as f:
+        f["signals"] = signals[30:64]
+    code, stdout, err = run_cli(capsys, "train", tmp_path / "a.npy", tmp_path / "b.h5", "--stream", "--out",
+                                tmp_path / "run", *FLAGS)
+    assert code == 0, err
+    assert stdout.count("read block by block") == 2
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_signals"] == 64
+    assert sigae.load(tmp_path / "run").config.input_length == 64
