@@ -6,8 +6,8 @@ What a variable holds (``--var``; default: the only numeric variable that can):
 * a matrix ``N x C``: one multichannel recording, time along the longer side,
   channels along the shorter (say ``--orientation rows`` or ``columns`` to read
   each row or each column as a separate one-channel recording instead);
-* a cell array, or a field of a struct array (``--var s.x`` with ``s`` 1 x k):
-  one recording per element, of any lengths;
+* a cell array (also inside a struct, ``--var data.trials``), or a field of a
+  struct array (``--var s.x`` with ``s`` 1 x k): one recording per element, of any lengths;
 * a 3-D array, or a matrix whose both sides exceed ``MAX_CHANNELS``: cut
   signals, not a recording; refused with a message saying so.
 
@@ -152,7 +152,14 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
         if lazy is not None:
             shape, reader = lazy
             return _split(where, var, shape, reader, orientation, streamed=True)
-    x = load_array(path, var)
+    try:
+        x = load_array(path, var)
+    except DataError as exc:  # a cell inside a struct (data.trials): one recording per element
+        cell = re.search(r"is a cell array \((\d+(?:x\d+)*)\)", str(exc))
+        if cell is None:
+            raise
+        count = math.prod(int(s) for s in cell.group(1).split("x"))
+        return _elements(path, [f"{var}{{{k}}}" for k in range(1, count + 1)], orientation)
     return _split(where, var, x.shape, _array_reader(x), orientation, streamed=False)
 
 

@@ -176,13 +176,16 @@ def test_recordings_of_vectors_cells_columns_and_structs(tmp_path):
     structs = np.zeros((1, 2), dtype=[("x", object)])
     structs[0, 0]["x"], structs[0, 1]["x"] = a[:, None], b[:, None]
     m = rng.standard_normal((30, 3))
-    scipy.io.savemat(tmp_path / "f.mat", {"row": a[None, :], "col": a[:, None], "c": cell, "s": structs, "m": m})
+    scipy.io.savemat(tmp_path / "f.mat", {"row": a[None, :], "col": a[:, None], "c": cell, "s": structs, "m": m,
+                                          "data": {"trials": cell}})
     path = tmp_path / "f.mat"
     for var in ("row", "col"):
         (r,) = read_recordings(path, var)
         assert np.array_equal(r.to_array()[:, 0], a)
     c = read_recordings(path, "c")
     assert [r.length for r in c] == [40, 55] and np.array_equal(c[1].to_array()[:, 0], b)
+    nested = read_recordings(path, "data.trials")
+    assert [r.var for r in nested] == ["data.trials{1}", "data.trials{2}"] and nested[1].length == 55
     s = read_recordings(path, "s.x")
     assert [r.var for r in s] == ["s(1).x", "s(2).x"] and np.array_equal(s[1].to_array()[:, 0], b)
     (multi,) = read_recordings(path, "m")
