@@ -30,6 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+MAX_TRAIN_WINDOWS = 20000
+
+
 def synthetic_recordings(seed: int = 0):
     """(name, series, labels, train_end) for five recordings of 6,000 points with injected anomalies."""
     rng = np.random.default_rng(seed)
@@ -76,20 +79,21 @@ def evaluate(name, x, y, train_end, window, args):
 
     if window == "auto":
         window, _ = auto_window([x[:train_end]])
+    hop = max(1, -(-(train_end - window + 1) // MAX_TRAIN_WINDOWS)) if args.hop == "auto" else int(args.hop)
     start = time.perf_counter()
     model = SignalAutoencoder(latent_dim=args.latent_dim)
-    model.fit_recordings(x[:train_end], window, args.hop, epochs=args.epochs, batch_size=args.batch_size,
+    model.fit_recordings(x[:train_end], window, hop, epochs=args.epochs, batch_size=args.batch_size,
                          seed=args.seed, verbose=0, log=lambda *a: None, validation_split=args.validation_split)
     result = model.score_recording(x, hop=1)
     seconds = time.perf_counter() - start
     # PCA-k on the same normalized windows the model trained on (its training segment), same per-point rule
     segment = model.windowing_["segments"]["train"][0]
-    train_windows, _ = sliding_windows(x[segment[1]:segment[2]], window, args.hop)
+    train_windows, _ = sliding_windows(x[segment[1]:segment[2]], window, hop)
     pca = PCABaseline(min(args.latent_dim, len(train_windows))).fit(model.normalizer.transform(train_windows))
     windows, starts = sliding_windows(x, window, 1)
     xn = model.normalizer.transform(windows)
     pca_points = point_scores(np.square(pca.reconstruct(xn) - xn).mean(axis=2), starts, len(x))
-    return {"name": name, "n": len(x), "train_end": train_end, "window": window,
+    return {"name": name, "n": len(x), "train_end": train_end, "window": window, "hop": hop,
             "sigae_auroc": auroc(result.point_score, y), "sigae_aupr": average_precision(result.point_score, y),
             "pca_auroc": auroc(pca_points, y), "pca_aupr": average_precision(pca_points, y),
             "val_ratio": model.metrics_.get("val_mse_ratio_to_pca"), "seconds": seconds,
@@ -100,7 +104,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="*", help="labelled recordings")
     p.add_argument("--window", default="128", help="points per window, or auto (TSB-UAD's period; default 128)")
-    p.add_argument("--hop", type=int, default=1, help="training hop (scoring always uses hop 1; default 1)")
+    p.add_argument("--hop", default="auto",
+                   help="training hop (scoring always uses hop 1); default auto: 1, or the smallest hop that keeps "
+                        f"the normal part to {MAX_TRAIN_WINDOWS:,} training windows")
     p.add_argument("--var", default="series")
     p.add_argument("--labels", default="is_anomaly")
     p.add_argument("--train-end", default="train_end", help="variable or number: the normal part is [:train_end]")
@@ -119,14 +125,14 @@ def main(argv=None):
         items += synthetic_recordings(args.seed)
     if not items:
         p.error("give FILES or --synthetic")
-    header = (f"| recording | N | train | W | sigae AUC-ROC | sigae AUC-PR | PCA-{args.latent_dim} AUC-ROC | "
+    header = (f"| recording | N | train | W | hop | sigae AUC-ROC | sigae AUC-PR | PCA-{args.latent_dim} AUC-ROC | "
               f"PCA-{args.latent_dim} AUC-PR | val MSE / PCA | events | seconds |")
     print(header)
-    print("|" + "---|" * 11)
+    print("|" + "---|" * 12)
     for item in items:
         r = evaluate(*item, window, args)
         ratio = f"{r['val_ratio']:.3g}" if r["val_ratio"] is not None else "-"
-        print(f"| {r['name']} | {r['n']} | {r['train_end']} | {r['window']} | {r['sigae_auroc']:.4f} | "
+        print(f"| {r['name']} | {r['n']} | {r['train_end']} | {r['window']} | {r['hop']} | {r['sigae_auroc']:.4f} | "
               f"{r['sigae_aupr']:.4f} | {r['pca_auroc']:.4f} | {r['pca_aupr']:.4f} | {ratio} | {r['events']} | "
               f"{r['seconds']:.0f} |", flush=True)
     return 0
