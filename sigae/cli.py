@@ -147,10 +147,17 @@ def _check_output(path, overwrite):
 
 # ---------------------------------------------------------------------------- train
 def train_parser(prog="sigae-train"):
-    p = _parser(prog, "Train a 1-D convolutional autoencoder on the signals in FILE and write a run folder.",
-                "sigae-train sample_data/signals.mat --epochs 50 --out runs/demo")
-    p.add_argument("file", nargs="?", help="signals file (.mat any version, .npy, .npz, .csv, .txt, .h5)")
+    p = _parser(prog, "Train a 1-D convolutional autoencoder on the signals in FILE (or on the sliding windows of "
+                      "the recordings in FILE, with --window) and write a run folder.",
+                "sigae-train sample_data/signals.mat --epochs 50 --out runs/demo\n"
+                "  sigae-train recordings/ --var x --window 128 --hop 2 --out runs/windows")
+    p.add_argument("file", nargs="*", metavar="FILE",
+                   help="signals file(s) (.mat any version, .npy, .npz, .csv, .txt, .h5) or a folder of them; "
+                        "several are trained on together (same --var in each)")
     _add_input_options(p)
+    from .cli_recordings import add_window_options
+
+    add_window_options(p)
     p.add_argument("--out", help="run folder to write (default: runs/<file stem>)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch "
                                                    "(options and signals file come from the run folder)")
@@ -226,7 +233,10 @@ def cmd_train(args):
         out = Path(args.resume)
         training = _read_training_options(out)
         src = training.get("source") or {}
-        file = args.file or src.get("file")
+        if src.get("windowed") or len(src.get("files") or []) > 1 or len(args.file) > 1:
+            raise SigaeError(f"--resume {out}: runs on windows of recordings or on several files cannot be "
+                             "resumed; train again")
+        file = args.file[0] if args.file else src.get("file")
         if not file:
             raise SigaeError(f"--resume {out}: the run does not record its signals file; give FILE")
         args.var = args.var or src.get("variable")
@@ -242,7 +252,12 @@ def cmd_train(args):
     else:
         if not args.file:
             raise SigaeError("FILE is required (or --resume RUN)")
-        out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
+        from .cli_recordings import files_of, many_files, train_windowed
+
+        if args.window is None and (args.hop != 1 or args.fs is not None):
+            raise SigaeError("--hop/--fs: only with --window (training on the sliding windows of recordings)")
+        files = files_of(args.file)
+        out = Path(args.out) if args.out else Path("runs") / Path(args.file[0]).stem
         if out.exists() and not out.is_dir():
             raise SigaeError(f"--out {out}: is a file, not a folder; choose another run folder")
         if out.exists() and any(out.iterdir()) and not args.overwrite:
@@ -251,28 +266,63 @@ def cmd_train(args):
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim}
         config = AutoencoderConfig.from_preset(args.preset, normalize=args.normalize, tied=args.tied,
                                                **{k: v for k, v in chosen.items() if v is not None})
-        with _training_signals(args, args.file) as (x, source):
-            shape = x.shape
-            config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
-            print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
-                  + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
-                  + (", read block by block" if args.stream else ""))
-            provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
-                          "orientation": source.orientation, "stream": bool(args.stream)}
+        if args.window is not None or len(files) > 1:
             try:
-                model = SignalAutoencoder(config).fit(
-                    x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-                    verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
-                    overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
-                    strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard)
+                if args.window is not None:
+                    model = train_windowed(args, files, config, out, stop.install(), verbose)
+                else:
+                    with many_files(args, files) as (x, provenance):
+                        model = SignalAutoencoder(config).fit(
+                            x, epochs=args.epochs, batch_size=args.batch_size,
+                            validation_split=args.validation_split, verbose=verbose, patience=args.patience,
+                            seed=args.seed, run_dir=out, overwrite=args.overwrite, should_stop=stop.install(),
+                            source=provenance, strategy=args.strategy, mixed_precision=args.mixed_precision,
+                            tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
+        else:
+            model = _train_one(args, files[0], config, out, stop, verbose)
+            if isinstance(model, int):
+                return model
+    return _report_training(model, out)
+
+
+def _train_one(args, file, config, out, stop, verbose):
+    """sigae-train FILE (cut signals, one file, possibly streamed): the model, or the exit code if interrupted."""
+    from .estimator import SignalAutoencoder
+    from .training import TrainingInterrupted
+
+    with _training_signals(args, file) as (x, source):
+        shape = x.shape
+        config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
+        print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
+              + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
+              + (", read block by block" if args.stream else ""))
+        provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
+                      "orientation": source.orientation, "stream": bool(args.stream)}
+        try:
+            model = SignalAutoencoder(config).fit(
+                x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
+                verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
+                overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
+                strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard)
+        except TrainingInterrupted as exc:
+            return _interrupted(exc, out)
+    return model
+
+
+def _report_training(model, out) -> int:
     print(training_summary(model.metrics_))
+    if model.windowing_ is not None:
+        from .cli_recordings import windowing_summary
+
+        print(windowing_summary(model))
     print(f"run folder: {out}/")
     for name, what in (("model.keras", "the trained autoencoder (encoder and decoder inside)"),
                        ("config.json", "architecture"), ("normalizer.json", "normalization statistics"),
                        ("history.csv", "loss per epoch"), ("metrics.json", "final errors, PCA baseline"),
                        ("threshold.json", "anomaly threshold from the training signals"),
+                       ("windowing.json", "window, hop, fs, split and per-point threshold"),
                        ("loss.png", "loss curves"), ("reconstructions.png", "validation reconstructions"),
                        ("checkpoints/", "best and last checkpoints (weights + optimizer state)")):
         if (out / name).exists():
@@ -337,12 +387,18 @@ def _run_file_parser(prog, description, example, file_help, what="signals"):
     """RUN FILE -o OUTPUT [--batch-size] [--overwrite], plus the input options for signals files."""
     p = _parser(prog, description, example)
     p.add_argument("run", help="run folder written by sigae-train")
-    p.add_argument("file", help=file_help)
     if what == "signals":
+        p.add_argument("file", nargs="+", metavar="FILE",
+                       help=f"{file_help} (several, or a folder: one output each, see -o)")
         _add_input_options(p)
+        p.add_argument("--hop", type=_positive_int, default=1,
+                       help="model trained with --window: points between window starts (default 1: every window)")
     else:
+        p.add_argument("file", help=file_help)
         p.add_argument("--var", default=None, help=f"variable holding the {what} (default: 'latent' if present)")
-    p.add_argument("-o", "--output", required=True, help="output file: .mat, .npz, .csv or .h5")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file: .mat, .npz, .csv or .h5; with several input files a folder (DIR/, one "
+                        "<input stem>.mat each) or a pattern such as out/{stem}.h5")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"{what} per batch (default: 1024 for the seed architecture, 256 for others)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -355,15 +411,36 @@ def encode_parser(prog="sigae-encode"):
 
 
 def cmd_encode(args):
+    from .cli_recordings import check_outputs, encode_windowed, files_of, outputs_for
     from .streaming import encode_to_file
 
-    _check_output(args.output, args.overwrite)
+    files = files_of(args.file)
+    outputs = outputs_for(args.output, files)
+    check_outputs(outputs, args.overwrite)
     model = _load_run(args.run)
-    with _open_signals(args, args.file, model.config) as (signals, source):
-        n, k = encode_to_file(model, signals, args.output, batch_size=args.batch_size, overwrite=args.overwrite,
-                              **_provenance(model, args.run, source))
-    print(f"wrote {args.output}: latent {n} x {k} from {source.path} ('{source.var}')")
+    if model.windowing_ is not None:
+        return encode_windowed(args, model, files)
+    _no_hop(args)
+    _check_all(args, files, model.config)
+    for file, output in zip(files, outputs):
+        with _open_signals(args, file, model.config) as (signals, source):
+            n, k = encode_to_file(model, signals, output, batch_size=args.batch_size, overwrite=args.overwrite,
+                                  **_provenance(model, args.run, source))
+        print(f"wrote {output}: latent {n} x {k} from {source.path} ('{source.var}')")
     return 0
+
+
+def _check_all(args, files, config):
+    """With several input files, open every one (variable, length, channels) before the first output is written."""
+    if len(files) > 1:
+        for file in files:
+            with _open_signals(args, file, config):
+                pass
+
+
+def _no_hop(args):
+    if args.hop != 1:
+        raise SigaeError(f"--hop: {args.run} was trained on cut signals, not on windows of recordings")
 
 
 def decode_parser(prog="sigae-decode"):
@@ -404,15 +481,20 @@ def cmd_decode(args):
 
 
 def score_parser(prog="sigae-score"):
-    p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies.",
-                         "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels",
+    p = _run_file_parser(prog, "Score every signal in FILE by reconstruction error and flag anomalies. With a model "
+                               "trained with --window, score every point of the recordings in FILE: point_score, "
+                               "point_is_anomaly, events, window_score, window_start (docs/guides/recordings.md).",
+                         "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels\n"
+                         "  sigae-score runs/windows whole.mat --var series -o scores.mat --labels is_anomaly",
                          "signals file")
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
     p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
-                                       "(default: the percentile calibrated at training, p99)")
+                                       "(default: the percentile calibrated at training, p99; for a model of "
+                                       "recordings the maximum point score of the training recordings)")
     p.add_argument("--per-point", action="store_true", help="also write the per-point error matrix")
-    p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous; "
-                                                   "prints AUROC, average precision, precision and recall")
+    p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous (per "
+                                                   "point for a model of recordings); prints AUROC, average "
+                                                   "precision, precision and recall (and event-level ones)")
     return p
 
 
@@ -430,20 +512,31 @@ def cmd_score(args):
     from .scoring import detection_report
     from .streaming import score_to_file
 
-    _check_output(args.output, args.overwrite)
+    from .cli_recordings import check_outputs, files_of, outputs_for, score_windowed
+
+    files = files_of(args.file)
+    outputs = outputs_for(args.output, files)
+    check_outputs(outputs, args.overwrite)
     model = _load_run(args.run)
-    with _open_signals(args, args.file, model.config) as (signals, source):
-        labels = _load_labels(args.file, args.labels, len(signals)) if args.labels else None
-        result = score_to_file(model, signals, args.output, metric=args.metric, threshold=args.threshold,
-                               per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
-                               **_provenance(model, args.run, source))
-    print(f"wrote {args.output}: {len(result)} scores ({args.metric}, normalized units); threshold "
-          f"{result.threshold:.4g}; {int(result.is_anomaly.sum())} flagged as anomalous")
-    if labels is not None:
-        r = detection_report(result.scores, labels, result.threshold)
-        print(f"against '{args.labels}' ({r['anomalies']} anomalous of {len(labels)}): AUROC {r['auroc']:.3f}, "
-              f"average precision {r['average_precision']:.3f}, precision {r['precision']:.3f}, "
-              f"recall {r['recall']:.3f} at the threshold")
+    if model.windowing_ is not None:
+        if args.per_point:
+            raise SigaeError("--per-point: a model of recordings always writes point_score (one value per sample)")
+        return score_windowed(args, model, files)
+    _no_hop(args)
+    _check_all(args, files, model.config)
+    for file, output in zip(files, outputs):
+        with _open_signals(args, file, model.config) as (signals, source):
+            labels = _load_labels(file, args.labels, len(signals)) if args.labels else None
+            result = score_to_file(model, signals, output, metric=args.metric, threshold=args.threshold,
+                                   per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
+                                   **_provenance(model, args.run, source))
+        print(f"wrote {output}: {len(result)} scores ({args.metric}, normalized units); threshold "
+              f"{result.threshold:.4g}; {int(result.is_anomaly.sum())} flagged as anomalous")
+        if labels is not None:
+            r = detection_report(result.scores, labels, result.threshold)
+            print(f"against '{args.labels}' ({r['anomalies']} anomalous of {len(labels)}): AUROC {r['auroc']:.3f}, "
+                  f"average precision {r['average_precision']:.3f}, precision {r['precision']:.3f}, "
+                  f"recall {r['recall']:.3f} at the threshold")
     return 0
 
 
@@ -456,6 +549,9 @@ def plot_parser(prog="sigae-plot"):
     _add_input_options(p)
     p.add_argument("--labels", metavar="VAR", help="variable of FILE with labels, used to colour the plots")
     p.add_argument("--out", help="folder for the PNG files (default: RUN/plots)")
+    p.add_argument("--hop", type=_positive_int, default=1,
+                   help="model trained with --window: points between scored windows (default 1); the figure is "
+                        "timeline.png (recording, point score and threshold, events, labels)")
     p.add_argument("--overwrite", action="store_true", help="replace existing PNG files")
     return p
 
@@ -467,10 +563,21 @@ def cmd_plot(args):
     from .plots import plot_latent, plot_loss, plot_reconstructions, plot_scores
 
     out = Path(args.out) if args.out else Path(args.run) / "plots"
+    model = _load_run(args.run)
+    if model.windowing_ is not None:
+        check_writable(out / "loss.png", args.overwrite)
+        written = [plot_loss(model.history_, out / "loss.png")] if model.history_ and model.history_.loss else []
+        if args.file:
+            from .cli_recordings import plot_windowed
+
+            written = plot_windowed(args, model, out) + written
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    _no_hop(args)
     names = ["loss.png"] + (["reconstructions.png", "scores.png", "latent.png"] if args.file else [])
     for name in names:
         check_writable(out / name, args.overwrite)
-    model = _load_run(args.run)
     if args.file:  # every input is checked before the first figure is written
         x, _ = _load_signals(args, args.file, expected_length=model.config.input_length)
         _check_channels(args.file, x.shape, model.config)
@@ -549,6 +656,10 @@ def cmd_info(args):
               f"(MSE on {t['n_train']} training signals, normalized units)")
     if model.metrics_:
         print(training_summary(model.metrics_))
+    if model.windowing_ is not None:
+        from .cli_recordings import windowing_summary
+
+        print(windowing_summary(model))
     return 0
 
 
@@ -677,9 +788,10 @@ def _check_inputs_exist(args) -> None:
     run_dir = getattr(args, "run", None)
     if run_dir is not None and not Path(run_dir).is_dir():
         raise RunFolderError(f"{run_dir}: not a run folder (no such directory)")
-    file = getattr(args, "file", None)
-    if file is not None and not Path(file).exists():
-        raise DataError(f"{file}: no such file")
+    files = getattr(args, "file", None)
+    for file in [files] if isinstance(files, str) else files or []:
+        if not Path(file).exists():
+            raise DataError(f"{file}: no such file")
 
 
 def run(name: str, argv=None) -> int:

@@ -75,6 +75,7 @@ class SignalAutoencoder:
         self.train_scores_ = None
         self.train_index_ = self.val_index_ = None
         self.training_ = None
+        self.windowing_ = None  # window, hop, fs, point threshold of a model of recordings (sigae.windowed)
         self._predict_fns = {}
         self._val_sample = None
 
@@ -110,7 +111,8 @@ class SignalAutoencoder:
             verbose="auto", patience: int | None = None, seed: int | None = None,
             threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
             should_stop=None, source: dict | None = None, strategy="default",
-            mixed_precision: bool = False, callbacks=None, tensorboard=None) -> "SignalAutoencoder":
+            mixed_precision: bool = False, callbacks=None, tensorboard=None,
+            validation_rows=None) -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
 
         The validation split is a random subset (seeded by *seed*), not the
@@ -140,6 +142,9 @@ class SignalAutoencoder:
         ``EarlyStopping``...), called by the training loop as ``Model.fit`` calls them
         (:mod:`sigae.callbacks`). *tensorboard*: a folder for TensorBoard's per-epoch loss,
         validation loss, learning rate and the PCA baseline (needs the ``tensorboard`` package).
+        *validation_rows*: the rows to hold out for validation, instead of a
+        random *validation_split* fraction (used for windows of recordings,
+        where a random split would leak: :mod:`sigae.windowed`).
         """
         from .callbacks import fit_callbacks
 
@@ -147,13 +152,14 @@ class SignalAutoencoder:
         x = x if isinstance(x, SignalDataset) else as_signals(x)
         _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
         n = len(x)
-        n_val = int(round(n * validation_split))
-        if validation_split > 0 and (n_val < 1 or n - n_val < 1):
+        n_val = int(round(n * validation_split)) if validation_rows is None else len(validation_rows)
+        if validation_split > 0 and validation_rows is None and (n_val < 1 or n - n_val < 1):
             raise DataError(f"signals: {n} signals cannot be split {1 - validation_split:.0%}/{validation_split:.0%} "
                             "into non-empty training and validation sets")
         if n - n_val < 2:
             raise DataError(f"signals: only {n - n_val} training signal(s); need at least 2")
         self.config = self.config.with_updates(input_length=x.shape[1], channels=_channels(x.shape))
+        self.windowing_ = None  # set again by sigae.windowed.fit_recordings after training on windows
         strategy = _resolve_strategy(strategy)
         if strategy is not None and seed is None and not _is_chief_only(strategy):
             seed = 0  # every worker must draw the same split and shuffles
@@ -161,6 +167,10 @@ class SignalAutoencoder:
             run_dir = _prepare_run_dir(run_dir, overwrite, strategy)
 
         order = np.random.default_rng(seed).permutation(n)
+        if validation_rows is not None:
+            val = np.zeros(n, dtype=bool)
+            val[np.asarray(validation_rows, dtype=np.int64)] = True
+            order = np.concatenate([np.flatnonzero(val), np.flatnonzero(~val)])
         self.train_index_, self.val_index_ = np.sort(order[n_val:]), np.sort(order[:n_val])
         self.normalizer = make_normalizer(self.config.normalize)
         if isinstance(x, SignalDataset):
@@ -430,6 +440,27 @@ class SignalAutoencoder:
         return ScoreResult(scores=scores, threshold=value, is_anomaly=scores > value, metric=metric,
                            per_point=errors if per_point else None)
 
+    # ------------------------------------------------------------------ recordings (sigae.windowed)
+    def fit_recordings(self, recordings, window, hop: int = 1, **kwargs) -> "SignalAutoencoder":
+        """Train on the sliding windows of long recordings: see :func:`sigae.windowed.fit_recordings`."""
+        from .windowed import fit_recordings
+
+        return fit_recordings(self, recordings, window, hop, **kwargs)
+
+    def score_recording(self, recording, hop: int = 1, **kwargs):
+        """Per-point scores, flags, events of one recording: see :func:`sigae.windowed.score_recording`."""
+        from .windowed import score_recording
+
+        self._check_ready()
+        return score_recording(self, recording, hop, **kwargs)
+
+    def encode_recording(self, recording, hop: int = 1, batch_size: int | None = None):
+        """Codes and starts of the windows of one recording: see :func:`sigae.windowed.encode_recording`."""
+        from .windowed import encode_recording
+
+        self._check_ready()
+        return encode_recording(self, recording, hop, batch_size)
+
     # ------------------------------------------------------------------ persistence
     def save(self, path, overwrite: bool = False, figures: bool = True) -> Path:
         """Write a complete run folder atomically (a temporary folder renamed into place)."""
@@ -486,6 +517,8 @@ class SignalAutoencoder:
             plot_reconstructions(self._val_sample, rec, folder / "reconstructions.png",
                                  labels=[f"validation signal {i + 1}" for i in range(len(rec))],
                                  title="Validation signals: original vs reconstruction")
+        if self.windowing_ is not None:
+            write_json(folder / "windowing.json", self.windowing_)
         write_json(folder / "run.json", {"complete": True, "sigae_version": __version__,
                                          "config_hash": self.config.hash(),
                                          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -518,6 +551,9 @@ class SignalAutoencoder:
             obj.metrics_ = _read_json(path / "metrics.json", path)
         if (path / "history.csv").is_file():
             obj.history_ = _read_history(path / "history.csv")
+        from .windowed import load_windowing
+
+        obj.windowing_ = load_windowing(path)
         return obj
 
     def __repr__(self):

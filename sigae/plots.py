@@ -140,3 +140,56 @@ def plot_latent(latent, path, color=None, color_label="score", categorical=False
     ax.set_title(f"Latent codes ({latent.shape[1]} dimensions), 2-D PCA projection")
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
+
+
+def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
+    """A long recording over time: signal (top, first channel) and per-point score with the threshold (bottom),
+    flagged events shaded red, labelled anomalies shaded green when given.
+
+    *data* is :func:`sigae.windowed.timeline_data`'s: min/max envelopes over about 2,000 spans, so a recording of
+    10^7 points draws as fast as one of 10^4 (no line segment per point).
+    """
+    plt = _pyplot()
+    edges = np.asarray(data["edges"], dtype=np.float64)
+    fs = data.get("fs")
+    scale = 1.0 / fs if fs else 1.0
+    x = np.repeat(edges * scale, 2)[1:-1]  # each span drawn from its first to its last point
+
+    def steps(values):
+        return np.repeat(values, 2)
+
+    fig, (ax, ax_s) = plt.subplots(2, 1, figsize=(12, 5.6), sharex=True, layout="constrained",
+                                   gridspec_kw={"height_ratios": [3, 2]})
+    lo, hi = data["signal"]
+    ax.fill_between(x, steps(lo), steps(hi), color="black", linewidth=0.6, step=None)
+    channels = data.get("channels", 1)
+    ax.set_ylabel("signal (original units)" + (f", channel 1 of {channels}" if channels > 1 else ""), fontsize=9)
+    s_lo, s_hi = data["score"]
+    ax_s.fill_between(x, steps(s_lo), steps(s_hi), color="tab:blue", linewidth=0.6)
+    ax_s.axhline(data["threshold"], color="black", linestyle="--", linewidth=1,
+                 label=f"threshold {data['threshold']:.3g}")
+    positive = s_hi[np.isfinite(s_hi) & (s_hi > 0)]
+    if positive.size and positive.size == np.isfinite(s_hi).sum() and s_hi.max() / max(s_lo.min(), 1e-300) > 100:
+        ax_s.set_yscale("log")
+    ax_s.set_ylabel("point score\n(MSE, normalized units)", fontsize=9)
+    n_events = len(data["events"])
+    for axis in (ax, ax_s):
+        axis.fill_between(x, 0, 1, where=steps(data["flags"]), transform=axis.get_xaxis_transform(),
+                          color="tab:red", alpha=0.3, edgecolor="tab:red", linewidth=0.8,
+                          label=f"flagged ({n_events} event{'s' if n_events != 1 else ''})")
+        if data.get("labels") is not None:
+            axis.fill_between(x, 0.94, 1, where=steps(data["labels"]),
+                              transform=axis.get_xaxis_transform(), color="tab:green", alpha=0.8, edgecolor="tab:green",
+                              linewidth=0.8,
+                              label="labelled anomalous")
+        axis.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    ax_s.legend(fontsize=8, loc="upper right")
+    ax_s.set_xlabel("time (s)" if fs else "sample")
+    if not fs:
+        from matplotlib.ticker import FuncFormatter
+
+        ax_s.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax_s.set_xlim(x[0], x[-1])
+    ax.set_title(f"{title}: {data['n']:,} points, windows of {data['window']} (hop {data['hop']})", fontsize=10)
+    return _save(fig, path)

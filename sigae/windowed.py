@@ -1,0 +1,603 @@
+"""Autoencoders on the sliding windows of long recordings: training, per-point scoring, codes per window.
+
+The model's ``input_length`` is the window ``W``. Training sees the windows of
+every recording (:class:`WindowDataset`, read block by block from the
+recordings, so a recording larger than memory trains in flat memory).
+
+Split (honest: overlapping windows on both sides of a split would leak the
+validation points into training):
+
+* 5 recordings or more: whole recordings are held out for validation (a
+  seeded random ``validation_split`` fraction of them, at least one);
+* fewer: the last ``validation_split`` of each recording is its validation
+  segment, the rest its training segment, and no window crosses the boundary
+  (the ``W - 1`` windows that would are dropped). Both segments come from the
+  same recording, which is said when training.
+
+Threshold: after training, the per-point scores of every point of the
+training recordings (training and validation segments, at the training hop)
+are computed; ``point_is_anomaly`` is ``point_score > threshold`` with the
+threshold their maximum by default (``p99.9`` etc. on request; the quantiles are
+kept in ``windowing.json``).
+
+Scoring (:func:`score_recording`, :func:`score_to_file`) places windows every
+``hop`` points (default 1, every window) plus one ending on the last point,
+reconstructs them a block at a time, and turns the per-window per-point
+squared errors (normalized units, mean over channels) into per-point scores:
+the mean over the windows covering each point (:mod:`sigae.windows`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+from .io import SignalDataset, SignalSource
+from .recordings import Recording, as_recordings
+from .windows import (Event, EventTracker, PointAccumulator, auto_window, check_window, window_count,
+                      window_starts, windows_at)
+
+WINDOWING_FILE = "windowing.json"
+IN_MEMORY_BYTES = 256 * 2**20
+"""Training windows up to this size (float64) are gathered in memory; more are read block by block."""
+WHOLE_RECORDINGS_FROM = 5
+"""From this many recordings on, validation holds out whole recordings instead of each one's last segment."""
+QUANTILE_LEVELS = np.linspace(0.0, 100.0, 1001)
+DEFAULT_PERCENTILE = 100.0
+
+
+# ---------------------------------------------------------------------------- windows of many recordings
+@dataclass(frozen=True)
+class Segment:
+    """Points ``[start, stop)`` of recording number *recording* (0-based in the list) cut into windows."""
+
+    recording: int
+    start: int
+    stop: int
+
+
+class WindowDataset(SignalDataset):
+    """The windows of *segments* of *recordings*, as signals ``(n_windows, W, C)`` read a block at a time.
+
+    Window ``i`` is the ``i``-th of :func:`window_starts` in its segment, segments
+    in the given order. ``read(a, b)`` reads only the points windows ``a:b`` span.
+    """
+
+    def __init__(self, recordings: list[Recording], window: int, hop: int, segments: list[Segment] | None = None):
+        self.recordings, self.window, self.hop = recordings, int(window), int(hop)
+        self.segments = segments or [Segment(i, 0, r.length) for i, r in enumerate(recordings)]
+        counts = [window_count(s.stop - s.start, window, hop) for s in self.segments]
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        channels = recordings[0].channels
+        source = SignalSource(recordings[0].file, recordings[0].var, "rows", "")
+        super().__init__(source, (int(self.offsets[-1]), self.window, channels), self._windows)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self._windows(start, stop)
+
+    def locate(self, start: int, stop: int):
+        """``(segment, point starts)`` of windows ``start:stop``, segment by segment."""
+        for k, seg in enumerate(self.segments):
+            lo, hi = max(start, self.offsets[k]), min(stop, self.offsets[k + 1])
+            if lo < hi:
+                local = window_starts(seg.stop - seg.start, self.window, self.hop, lo - self.offsets[k],
+                                      hi - self.offsets[k])
+                yield seg, seg.start + local
+
+    def _windows(self, start: int, stop: int) -> np.ndarray:
+        parts = []
+        for seg, starts in self.locate(start, stop):
+            x = self.recordings[seg.recording].read(int(starts[0]), int(starts[-1]) + self.window)
+            parts.append(windows_at(x, starts, self.window, offset=int(starts[0])))
+        if not parts:
+            return np.zeros((0, self.window, self.shape[2]))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def check_recordings(recordings: list[Recording], window: int, hop: int, channels: int | None = None) -> None:
+    """Window and hop valid, every recording at least one window long, one channel count (or *channels*)."""
+    check_window(window, hop)
+    want = channels if channels is not None else recordings[0].channels
+    for r in recordings:
+        if r.channels != want:
+            raise DataError(f"{r.name}: {r.channels} channel(s), but "
+                            + (f"the model was trained on {want}" if channels is not None
+                               else f"{recordings[0].name} has {want}"))
+        check_window(window, hop, r.length, r.name)
+
+
+def split_segments(recordings: list[Recording], window: int, validation_split: float,
+                   seed: int | None = None) -> tuple[list[Segment], list[Segment], str]:
+    """Training and validation segments (see the module docstring) and a sentence saying how."""
+    k = len(recordings)
+    whole = [Segment(i, 0, r.length) for i, r in enumerate(recordings)]
+    if validation_split <= 0:
+        return whole, [], "no validation"
+    if k >= WHOLE_RECORDINGS_FROM:
+        n_val = min(k - 1, max(1, int(round(k * validation_split))))
+        val = set(np.random.default_rng(seed).permutation(k)[:n_val].tolist())
+        return ([s for s in whole if s.recording not in val], [s for s in whole if s.recording in val],
+                f"validation on {n_val} whole recording(s) of {k} (no recording on both sides)")
+    train, val, short = [], [], []
+    for i, r in enumerate(recordings):
+        cut = r.length - int(round(r.length * validation_split))
+        if cut >= window and r.length - cut >= window:
+            train.append(Segment(i, 0, cut))
+            val.append(Segment(i, cut, r.length))
+        else:
+            train.append(Segment(i, 0, r.length))
+            short.append(r.name)
+    text = (f"validation on the last {validation_split:.0%} of each recording, no window crossing the boundary"
+            if val else "no validation (recordings too short to split)")
+    if short and val:
+        text += f"; {len(short)} recording(s) too short to split are all training"
+    return train, val, text
+
+
+def _provenance(recordings):
+    files = sorted({r.file for r in recordings})
+    return {"files": files, "recordings": [{"file": r.file, "var": r.var, "length": r.length} for r in recordings]}
+
+
+# ---------------------------------------------------------------------------- training
+def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None = None,
+                   validation_split: float = 0.2, seed: int | None = None, run_dir=None, overwrite: bool = False,
+                   log=print, threshold_percentile: float = DEFAULT_PERCENTILE, source: dict | None = None,
+                   stream: bool | None = None, **fit_kwargs):
+    """Train *model* (a :class:`SignalAutoencoder`) on the sliding windows of *recordings*.
+
+    *recordings*: arrays ``(N,)``/``(N, C)``, :class:`Recording` s, or a list of
+    them; *window*: points per window or ``"auto"`` (:func:`sigae.windows.auto_window`);
+    *hop*: points between window starts; *fs*: sampling rate in Hz (stored,
+    used for event times); *stream*: True reads the training windows block by
+    block from the recordings every epoch, False gathers them in memory, None
+    decides (streamed when a recording is left on disk or the windows exceed
+    ``IN_MEMORY_BYTES``). Other keywords go to ``SignalAutoencoder.fit``.
+    Sets ``model.windowing_`` and writes ``windowing.json`` into *run_dir*.
+    Raises ConfigError / DataError (window longer than a recording, channel
+    counts that differ, ...) before any training.
+    """
+    from .fileutil import write_json
+
+    recs = as_recordings(recordings)
+    if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
+        raise ConfigError(f"--fs: must be a positive number of samples per second, got {fs!r}")
+    if isinstance(window, str):
+        if window != "auto":
+            raise ConfigError(f"--window: {window!r} is neither a whole number nor 'auto'")
+        window, reason = auto_window([r.read(0, min(r.length, 20000)) for r in recs])
+        log(f"--window auto: {window} points ({reason})")
+    check_recordings(recs, window, hop)
+    train, val, how = split_segments(recs, window, validation_split, seed)
+    dataset = WindowDataset(recs, window, hop, train + val)
+    n_train = int(dataset.offsets[len(train)])
+    if n_train < 2:
+        raise DataError(f"{recs[0].name}: only {n_train} training window(s) of {window} points with hop {hop}; "
+                        "use a smaller --window or --hop")
+    log(f"{len(dataset)} windows of {window} points (hop {hop}) from {len(recs)} recording(s): {n_train} training, "
+        f"{len(dataset) - n_train} validation; {how}")
+    streamed = stream if stream is not None else (
+        any(r.streamed for r in recs) or math.prod(dataset.shape) * 8 > IN_MEMORY_BYTES)
+    x = dataset if streamed else dataset.read(0, len(dataset))
+    provenance = {**(source or {}), "windowed": True, **_provenance(recs)}
+    model.fit(x, validation_rows=np.arange(n_train, len(dataset)), seed=seed, run_dir=run_dir, overwrite=overwrite,
+              log=log, source=provenance, validation_split=validation_split, **fit_kwargs)
+    # the threshold: point scores of every point of the training recordings
+    scores = []
+    for seg in train + val:
+        part = _SegmentRecording(recs[seg.recording], seg.start, seg.stop)
+        for _, _, _, points in _score_blocks(model, part, window, hop, None, "mse"):
+            scores.append(points.astype(np.float32))
+    scores = np.concatenate(scores)
+    quantiles = np.percentile(scores, QUANTILE_LEVELS)
+    model.windowing_ = {
+        "window": int(window), "hop": int(hop), "fs": fs, "channels": recs[0].channels, "split": how,
+        "recordings": [{"file": r.file, "var": r.var, "length": r.length} for r in recs],
+        "segments": {"train": [[s.recording, s.start, s.stop] for s in train],
+                     "validation": [[s.recording, s.start, s.stop] for s in val]},
+        "point_threshold": {"percentile": float(threshold_percentile),
+                            "p": float(np.percentile(scores, threshold_percentile)), "max": float(scores.max()),
+                            "n_points": int(scores.size), "hop": int(hop), "metric": "mse", "units": "normalized",
+                            "quantile_levels": "0, 0.1, ..., 100", "quantiles": [float(q) for q in quantiles]},
+    }
+    if run_dir is not None and (Path(run_dir) / "run.json").is_file():  # incomplete until windowing.json is there
+        import json
+
+        state_file = Path(run_dir) / "run.json"
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        write_json(state_file, {**state, "complete": False})
+        write_json(Path(run_dir) / WINDOWING_FILE, model.windowing_)
+        write_json(state_file, state)
+    return model
+
+
+class _SegmentRecording:
+    """Points ``[start, stop)`` of a recording, seen as a recording of its own."""
+
+    def __init__(self, rec: Recording, start: int, stop: int):
+        self.rec, self.start, self.length, self.channels, self.name = rec, start, stop - start, rec.channels, rec.name
+
+    def read(self, a, b):
+        return self.rec.read(self.start + a, self.start + b)
+
+
+def load_windowing(folder: Path):
+    """``windowing.json`` of a run folder, or None for a model of cut signals."""
+    import json
+
+    from .errors import RunFolderError
+
+    file = Path(folder) / WINDOWING_FILE
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: {WINDOWING_FILE} is unreadable ({exc})") from None
+
+
+# ---------------------------------------------------------------------------- scoring
+@dataclass
+class RecordingScores:
+    """Scores of one recording (0-based indices, half-open intervals; files get 1-based samples).
+
+    ``point_score`` ``(N,)``: per point, the mean over the windows covering it
+    of its reconstruction error (normalized units); ``point_is_anomaly`` ``(N,)``:
+    ``point_score > threshold``; ``events``: contiguous flagged runs;
+    ``window_start`` / ``window_score`` ``(n_windows,)``: each window's first
+    point and mean error.
+    """
+
+    point_score: np.ndarray
+    point_is_anomaly: np.ndarray
+    threshold: float
+    events: list[Event]
+    window_start: np.ndarray
+    window_score: np.ndarray
+    metric: str = "mse"
+    fs: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.point_score)
+
+
+def require_windowed(model, what="this"):
+    from .errors import RunFolderError
+
+    if getattr(model, "windowing_", None) is None:
+        raise RunFolderError(f"{what}: the model was trained on cut signals, not on windows of recordings "
+                             "(no windowing.json)")
+    return model.windowing_
+
+
+def resolve_point_threshold(spec, windowing: dict, metric: str = "mse") -> float:
+    """None (the calibrated default), ``"max"``, ``"pNN"`` (interpolated in the stored quantiles) or a number."""
+    calib = windowing["point_threshold"]
+    text = "" if spec is None else str(spec).strip().lower()
+    if metric != "mse" and (spec is None or text == "max" or text.startswith("p")):
+        raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
+    if spec is None:
+        return float(calib["p"])
+    text = str(spec).strip().lower()
+    if text == "max":
+        return float(calib["max"])
+    if text.startswith("p"):
+        try:
+            q = float(text[1:])
+        except ValueError:
+            q = -1.0
+        if not 0 <= q <= 100:
+            raise ConfigError(f"--threshold: {spec!r} is not a percentile pNN with NN between 0 and 100")
+        return float(np.interp(q, QUANTILE_LEVELS, calib["quantiles"]))
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"--threshold: {spec!r} is neither a number, 'max' nor a percentile like p99.9") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"--threshold: {spec!r} is not a finite number")
+    return value
+
+
+def _block_windows(model, window: int) -> int:
+    from .streaming import chunk_rows
+
+    batch = model.inference_batch_size
+    return chunk_rows((1, window, model.config.channels), batch)
+
+
+def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, codes: bool = False):
+    """``(window starts, window scores or codes, first point, finished point scores)`` block by block.
+
+    Points are emitted as soon as no later window can cover them, so memory is
+    one block of windows plus ``W`` points, whatever the recording's length.
+    """
+    from .scoring import per_point_error
+
+    n = rec.length
+    total = window_count(n, window, hop)
+    per_block = _block_windows(model, window)
+    acc = PointAccumulator(n, window)
+    for first in range(0, total, per_block):
+        starts = window_starts(n, window, hop, first, first + per_block)
+        x = rec.read(int(starts[0]), int(starts[-1]) + window)
+        windows = windows_at(x, starts, window, offset=int(starts[0]))
+        if codes:
+            yield starts, model.encode(windows, batch_size=batch_size), None, None
+            continue
+        _, xn = model._normalize(windows, rec.name)
+        errors = per_point_error(xn, model._reconstruct_normalized(xn, batch_size), metric)
+        acc.add(starts, errors)
+        upto = n if first + per_block >= total else int(window_starts(n, window, hop, first + per_block,
+                                                                       first + per_block + 1)[0])
+        lo = acc.offset
+        yield starts, errors.mean(axis=1), lo, acc.pop(upto)
+
+
+def score_recording(model, recording, hop: int = 1, *, threshold=None, metric: str = "mse",
+                    batch_size: int | None = None) -> RecordingScores:
+    """Per-point and per-window scores of one recording (array ``(N,)``/``(N, C)`` or :class:`Recording`).
+
+    Raises RunFolderError for a model not trained on windows, DataError for a
+    recording shorter than the window or with another channel count.
+    """
+    windowing = require_windowed(model)
+    rec = as_recordings(recording)[0]
+    window = windowing["window"]
+    check_recordings([rec], window, hop, model.config.channels)
+    value = resolve_point_threshold(threshold, windowing, metric)
+    points, starts, wscores = [], [], []
+    events = EventTracker()
+    for s, ws, _, ps in _score_blocks(model, rec, window, hop, batch_size, metric):
+        starts.append(s)
+        wscores.append(ws)
+        points.append(ps)
+        events.add(ps > value, ps)
+    point_score = np.concatenate(points)
+    return RecordingScores(point_score, point_score > value, value, events.close(), np.concatenate(starts),
+                           np.concatenate(wscores), metric, windowing.get("fs"))
+
+
+def encode_recording(model, recording, hop: int = 1, batch_size: int | None = None):
+    """``(codes (n_windows, latent_dim), window starts (n_windows,) 0-based)`` of one recording."""
+    windowing = require_windowed(model)
+    rec = as_recordings(recording)[0]
+    check_recordings([rec], windowing["window"], hop, model.config.channels)
+    starts, codes = [], []
+    for s, z, _, _ in _score_blocks(model, rec, windowing["window"], hop, batch_size, "mse", codes=True):
+        starts.append(s)
+        codes.append(z)
+    return np.concatenate(codes), np.concatenate(starts)
+
+
+# ---------------------------------------------------------------------------- files
+def events_matrix(events_per_recording, fs=None) -> tuple[np.ndarray, str]:
+    """Events of several recordings as rows ``[recording, first, last, peak_score(, first_s, last_s)]``
+    (recording and samples 1-based, last inclusive; seconds from the recording's start, sample 1 at 0 s)."""
+    rows = []
+    for k, events in enumerate(events_per_recording, 1):
+        for e in events:
+            row = [k, e.start + 1, e.stop, e.peak]
+            if fs:
+                row += [e.start / fs, (e.stop - 1) / fs]
+            rows.append(row)
+    columns = "recording, first_sample, last_sample, peak_score" + (", first_s, last_s" if fs else "")
+    return np.array(rows, dtype=np.float64).reshape(-1, 6 if fs else 4), columns
+
+
+class _Columns:
+    """Per-point and per-window arrays appended block by block, then written at once or streamed to HDF5."""
+
+    def __init__(self, path: Path, overwrite: bool, stack: contextlib.ExitStack, big: bool):
+        self.path, self.overwrite, self.stack = path, overwrite, stack
+        self.suffix = path.suffix.lower()
+        self.streamed = big and self.suffix in (".mat", ".h5", ".hdf5")
+        self.arrays: dict[str, list] = {}
+        self.file = None
+        if self.streamed:
+            import h5py
+
+            from .fileutil import atomic_path
+
+            self.tmp = stack.enter_context(atomic_path(path, overwrite))
+            matlab = self.suffix == ".mat"
+            self.file = h5py.File(self.tmp, "w", userblock_size=512) if matlab else h5py.File(self.tmp, "w")
+            self.matlab = matlab
+            stack.callback(self._close)
+
+    def _close(self):
+        from .streaming import write_mat73_header
+
+        self.file.close()
+        if self.matlab:
+            write_mat73_header(self.tmp)
+
+    def append(self, **arrays):
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            if not self.streamed:
+                self.arrays.setdefault(name, []).append(value)
+                continue
+            from .streaming import _MATLAB_CLASSES
+
+            dtype = np.uint8 if value.dtype == bool else value.dtype
+            tail = value.shape[1:]
+            if name not in self.file:
+                if self.matlab:  # MATLAB stores an m x k matrix as k x m
+                    shape, maxshape = (tail or (1,)) + (0,), (tail or (1,)) + (None,)
+                else:
+                    shape, maxshape = (0,) + tail, (None,) + tail
+                ds = self.file.create_dataset(name, shape, dtype=dtype, maxshape=maxshape, chunks=True)
+                if self.matlab:
+                    ds.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASSES[np.dtype(dtype).name])
+            ds = self.file[name]
+            axis = ds.ndim - 1 if self.matlab else 0
+            n = ds.shape[axis]
+            ds.resize(n + len(value), axis=axis)
+            if self.matlab:
+                ds[..., n:] = value.reshape(len(value), -1).T.astype(dtype)
+            else:
+                ds[n:] = value.astype(dtype)
+
+    def finish(self, main: str, extras: dict):
+        if not self.streamed:
+            from .io import save_array
+
+            arrays = {k: np.concatenate(v) for k, v in self.arrays.items()}
+            save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, **arrays, **extras)
+            return
+        from .io import _writable
+
+        sink = _V73Extras(self.file) if self.matlab else None
+        for key, value in extras.items():
+            value = _writable(self.path, key, value)
+            if sink is None:
+                self.file.create_dataset(key, data=value)
+            elif isinstance(value, str):
+                sink._put_v73_text(key, value)
+            else:
+                sink._put_v73_array(key, np.asarray(value))
+
+
+def _V73Extras(file):
+    """streaming._H5Sink's writers of small MATLAB v7.3 variables, on an open file."""
+    from .streaming import _H5Sink
+
+    class Extras(_H5Sink):
+        def __init__(self, file):
+            self.file = file
+
+    return Extras(file)
+
+
+SMALL_RESULT_POINTS = 2_000_000
+"""Results of up to this many points (plus windows) are gathered and saved by save_array (.mat as v5)."""
+
+
+def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, threshold=None, metric: str = "mse",
+                  batch_size: int | None = None, overwrite: bool = False, labels=None, **extra) -> list[RecordingScores]:
+    """Score *recordings* (one file's) into *path*; return per recording a RecordingScores without the big arrays
+    (``point_score`` kept only when the recording is small or *labels* are given, for the report).
+
+    Variables written: ``point_score``, ``point_is_anomaly`` (all recordings one after the other),
+    ``window_start`` (1-based), ``window_score``, ``events`` (see :func:`events_matrix`),
+    ``recording_length``; with several recordings also ``point_recording`` / ``window_recording``
+    (1-based recording of each row); ``threshold``, ``metric``, ``window``, ``hop``, ``fs`` and *extra*.
+    """
+    from .fileutil import check_writable
+
+    windowing = require_windowed(model)
+    window = windowing["window"]
+    check_recordings(recordings, window, hop, model.config.channels)
+    value = resolve_point_threshold(threshold, windowing, metric)
+    path = Path(path)
+    check_writable(path, overwrite)
+    total = sum(r.length + window_count(r.length, window, hop) for r in recordings)
+    several = len(recordings) > 1
+    results = []
+    with contextlib.ExitStack() as stack:
+        out = _Columns(path, overwrite, stack, big=total > SMALL_RESULT_POINTS)
+        for k, rec in enumerate(recordings, 1):
+            tracker, n_windows, kept = EventTracker(), 0, []
+            for starts, wscores, _, points in _score_blocks(model, rec, window, hop, batch_size, metric):
+                flags = points > value
+                tracker.add(flags, points)
+                out.append(point_score=points, point_is_anomaly=flags.astype(np.uint8),
+                           **({"point_recording": np.full(len(points), k, np.int32)} if several else {}))
+                out.append(window_start=starts + 1, window_score=wscores,
+                           **({"window_recording": np.full(len(starts), k, np.int32)} if several else {}))
+                n_windows += len(starts)
+                if labels is not None or rec.length <= SMALL_RESULT_POINTS:
+                    kept.append(points)
+            scores = np.concatenate(kept) if kept else np.zeros(0)
+            results.append(RecordingScores(scores, scores > value, value, tracker.close(), np.zeros(0), np.zeros(0),
+                                           metric, windowing.get("fs"), {"n_windows": n_windows, "n": rec.length}))
+        fs = windowing.get("fs")
+        events, columns = events_matrix([r.events for r in results], fs)
+        extras = {"events": events, "events_columns": columns,
+                  "recording_length": np.array([r.length for r in recordings], dtype=np.float64),
+                  "threshold": value, "metric": metric, "window": window, "hop": hop, **extra}
+        if fs:
+            extras["fs"] = float(fs)
+        out.finish("point_score", extras)
+    return results
+
+
+def encode_to_file(model, recordings: list[Recording], path, *, hop: int = 1, batch_size: int | None = None,
+                   overwrite: bool = False, **extra) -> tuple[int, int]:
+    """Codes of every window of *recordings* into *path*: ``latent`` ``(n_windows, latent_dim)``,
+    ``window_start`` (1-based), ``window_recording`` (1-based); return ``(n_windows, latent_dim)``."""
+    from .fileutil import check_writable
+
+    windowing = require_windowed(model)
+    window = windowing["window"]
+    check_recordings(recordings, window, hop, model.config.channels)
+    if model.normalizer.kind == "per-signal":
+        raise ConfigError("sigae-encode: windows of a per-signal normalized model need their mean/std to be decoded; "
+                          "not supported for windowed models")
+    path = Path(path)
+    check_writable(path, overwrite)
+    total = sum(window_count(r.length, window, hop) for r in recordings)
+    n = 0
+    with contextlib.ExitStack() as stack:
+        out = _Columns(path, overwrite, stack, big=total * (model.config.latent_dim + 2) > SMALL_RESULT_POINTS)
+        for k, rec in enumerate(recordings, 1):
+            for starts, z, _, _ in _score_blocks(model, rec, window, hop, batch_size, "mse", codes=True):
+                out.append(latent=z, window_start=starts + 1, window_recording=np.full(len(starts), k, np.int32))
+                n += len(starts)
+        out.finish("latent", {"window": window, "hop": hop, **extra})
+    return n, model.config.latent_dim
+
+
+# ---------------------------------------------------------------------------- timeline
+class Envelope:
+    """Min and max of a per-point series in *bins* equal spans of ``[0, n)``, fed block by block (for figures
+    of 10^7 points: one vertical span per pixel column instead of one line segment per point)."""
+
+    def __init__(self, n: int, bins: int = 2000):
+        self.edges = np.unique(np.linspace(0, n, min(bins, n) + 1).astype(np.int64))
+        self.lo = np.full(len(self.edges) - 1, np.inf)
+        self.hi = np.full(len(self.edges) - 1, -np.inf)
+
+    def add(self, start: int, values) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        if not len(values):
+            return
+        first = int(np.searchsorted(self.edges, start, "right")) - 1
+        last = int(np.searchsorted(self.edges, start + len(values) - 1, "right")) - 1
+        cuts = np.concatenate([[0], self.edges[first + 1:last + 1] - start]).astype(np.int64)
+        self.lo[first:last + 1] = np.minimum(self.lo[first:last + 1], np.minimum.reduceat(values, cuts))
+        self.hi[first:last + 1] = np.maximum(self.hi[first:last + 1], np.maximum.reduceat(values, cuts))
+
+
+def timeline_data(model, recording, hop: int = 1, labels=None, bins: int = 2000, threshold=None) -> dict:
+    """What :func:`sigae.plots.plot_timeline` draws, computed block by block: envelopes of the recording
+    (first channel), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events."""
+    windowing = require_windowed(model)
+    rec = as_recordings(recording)[0]
+    window = windowing["window"]
+    check_recordings([rec], window, hop, model.config.channels)
+    value = resolve_point_threshold(threshold, windowing)
+    n = rec.length
+    signal, score, flags = Envelope(n, bins), Envelope(n, bins), Envelope(n, bins)
+    tracker = EventTracker()
+    step = 2**20
+    for a in range(0, n, step):
+        signal.add(a, rec.read(a, min(n, a + step))[:, 0])
+    for _, _, lo, points in _score_blocks(model, rec, window, hop, None, "mse"):
+        score.add(lo, points)
+        flags.add(lo, points > value)
+        tracker.add(points > value, points)
+    truth = None
+    if labels is not None:
+        truth = Envelope(n, bins)
+        truth.add(0, np.asarray(labels).reshape(-1) != 0)
+    return {"n": n, "edges": signal.edges, "signal": (signal.lo, signal.hi), "score": (score.lo, score.hi),
+            "flags": flags.hi > 0, "labels": None if truth is None else truth.hi > 0, "threshold": value,
+            "events": tracker.close(), "fs": windowing.get("fs"), "window": window, "hop": hop,
+            "channels": rec.channels}

@@ -1,0 +1,279 @@
+"""Sliding windows over recordings, per-point scores from per-window errors, events, the window length.
+
+Plain numpy, no TensorFlow. A *recording* is one long series: ``(N,)`` or ``(N, C)``
+(points along axis 0, channels along axis 1). Indices in this module are 0-based
+and intervals half-open (``start``, ``stop``), as in numpy; the files sigae writes
+give samples 1-based (see :mod:`sigae.windowed`).
+
+Window placement (:func:`window_starts`): windows of ``W`` points start at
+``0, hop, 2*hop, ...`` while they fit, and when the last of those does not end on
+the last point, one more window ``N - W .. N`` is added, so that every point of
+the recording is covered by at least one window.
+
+Per-point score (:func:`point_scores`, :class:`PointAccumulator`): for each point,
+the mean, over the windows that cover it, of that point's reconstruction error
+in the window. This is the rule of TSB-UAD (Paparrizos et al., "TSB-UAD: an
+end-to-end benchmark suite for univariate time-series anomaly detection",
+VLDB 2022), where a window's score is spread back over its points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+
+def check_window(window, hop=1, length: int | None = None, name: str = "recording") -> None:
+    """Refuse a window or hop that is not a whole number >= 1 (window >= 2), or a window longer than *length*."""
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 2:
+        raise ConfigError(f"--window: must be a whole number >= 2 (points per window), got {window!r}")
+    if not isinstance(hop, (int, np.integer)) or isinstance(hop, bool) or hop < 1:
+        raise ConfigError(f"--hop: must be a whole number >= 1 (points between window starts), got {hop!r}")
+    if length is not None and length < window:
+        raise DataError(f"{name}: {length} points, shorter than the window of {window} points; "
+                        "choose a smaller --window or leave this recording out")
+
+
+def window_count(n: int, window: int, hop: int = 1) -> int:
+    """Number of windows :func:`window_starts` places on a recording of *n* points."""
+    check_window(window, hop, n)
+    regular = (n - window) // hop + 1
+    return regular + (1 if (n - window) % hop else 0)
+
+
+def window_starts(n: int, window: int, hop: int = 1, first: int = 0, stop: int | None = None) -> np.ndarray:
+    """Start of every window on a recording of *n* points (or of windows ``first:stop`` of them), int64.
+
+    ``0, hop, 2*hop, ...`` while a window fits, plus ``n - window`` when the
+    hop does not land there (so the last point is covered).
+    """
+    count = window_count(n, window, hop)
+    stop = count if stop is None else min(stop, count)
+    index = np.arange(first, stop, dtype=np.int64)
+    starts = index * hop
+    return np.minimum(starts, n - window)
+
+
+def as_recording(recording, name: str = "recording") -> np.ndarray:
+    """*recording* as float64 ``(N, C)``: a vector becomes one channel; NaN/Inf refused."""
+    x = np.asarray(recording, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(f"{name}: expected a recording shaped (N,) or (N, C) (points x channels), got {x.shape}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise DataError(f"{name}: {int(bad.sum())} NaN/Inf values; first at sample {np.argwhere(bad)[0][0] + 1} "
+                        "(1-based)")
+    return x
+
+
+def sliding_windows(recording, window: int, hop: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of one recording: ``(windows, starts)``.
+
+    *recording*: ``(N,)`` or ``(N, C)``. Returns ``windows`` float64
+    ``(n_windows, window, C)`` (a copy, C-contiguous) and ``starts`` int64
+    ``(n_windows,)``, ``windows[i] == recording[starts[i]:starts[i] + window]``.
+    Raises ConfigError for a window < 2 or hop < 1, DataError when the
+    recording is shorter than the window.
+    """
+    x = as_recording(recording)
+    starts = window_starts(len(x), window, hop)
+    return windows_at(x, starts, window), starts
+
+
+def windows_at(x: np.ndarray, starts: np.ndarray, window: int, offset: int = 0) -> np.ndarray:
+    """Windows of ``(N, C)`` *x* starting at *starts* (points of the recording; *x* begins at point *offset*)."""
+    view = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)  # (N - W + 1, C, W), no copy
+    return np.ascontiguousarray(view[np.asarray(starts) - offset].transpose(0, 2, 1))
+
+
+# ---------------------------------------------------------------------------- per-point scores
+class PointAccumulator:
+    """Per-point mean of per-window errors, for windows that come in increasing start order.
+
+    ``add(starts, errors)`` takes the errors ``(k, W)`` of windows starting at
+    *starts*; ``pop(upto)`` returns the finished scores of points
+    ``[emitted, upto)`` (no later window may cover them) and forgets them, so
+    memory is that of one block, not of the recording.
+    """
+
+    def __init__(self, n: int, window: int):
+        self.n, self.window = int(n), int(window)
+        self.offset = 0  # first point not yet popped
+        self.sums = np.zeros(0)
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def add(self, starts: np.ndarray, errors: np.ndarray) -> None:
+        starts = np.asarray(starts, dtype=np.int64)
+        errors = np.asarray(errors, dtype=np.float64)
+        if not len(starts):
+            return
+        if starts[0] < self.offset:
+            raise ValueError("windows must come in increasing start order")
+        need = int(starts[-1]) + self.window - self.offset
+        if need > len(self.sums):
+            self.sums = np.concatenate([self.sums, np.zeros(need - len(self.sums))])
+            self.counts = np.concatenate([self.counts, np.zeros(need - len(self.counts), dtype=np.int64)])
+        local = starts - self.offset
+        # within one block the starts are distinct, so for a fixed offset j in the window the target points are
+        # distinct too and plain fancy-index += is exact (no np.add.at needed): W vectorized additions. Offsets
+        # from last to first add each point's windows in increasing start order, within and across blocks, so
+        # the sums (and scores) do not depend on where the blocks are cut.
+        for j in range(self.window - 1, -1, -1):
+            self.sums[local + j] += errors[:, j]
+            self.counts[local + j] += 1
+
+    def pop(self, upto: int) -> np.ndarray:
+        """Scores of points ``[offset, upto)``; every one of them must be covered by a window."""
+        k = int(upto) - self.offset
+        if k <= 0:
+            return np.zeros(0)
+        counts = self.counts[:k]
+        if len(counts) < k or (counts == 0).any():
+            raise ValueError("a point is not covered by any window")
+        out = self.sums[:k] / counts
+        self.sums, self.counts = self.sums[k:], self.counts[k:]
+        self.offset += k
+        return out
+
+
+def point_scores(errors, starts, n: int) -> np.ndarray:
+    """Per-point score ``(n,)`` from the per-point errors ``(n_windows, W)`` of windows at *starts*.
+
+    Point t's score is the mean of ``errors[i, t - starts[i]]`` over the windows
+    i that cover t (``starts[i] <= t < starts[i] + W``). Every point must be
+    covered (as :func:`window_starts` guarantees).
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    order = np.argsort(starts, kind="stable")
+    acc = PointAccumulator(n, errors.shape[1])
+    acc.add(starts[order], errors[order])
+    return acc.pop(n)
+
+
+# ---------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class Event:
+    """A contiguous run of flagged points ``[start, stop)`` (0-based) and the highest point score in it."""
+
+    start: int
+    stop: int
+    peak: float
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+class EventTracker:
+    """Events from a per-point flag vector that arrives block by block (an event may span blocks)."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+        self._open = None  # (start, peak) of a run still going at the end of the last block
+        self._seen = 0
+
+    def add(self, flags: np.ndarray, scores: np.ndarray) -> None:
+        flags = np.asarray(flags, dtype=bool)
+        scores = np.asarray(scores, dtype=np.float64)
+        offset = self._seen
+        self._seen += len(flags)
+        if not len(flags):
+            return
+        if self._open is not None and not flags[0]:  # the run open at the end of the last block ended there
+            self.events.append(Event(self._open[0], offset, self._open[1]))
+            self._open = None
+        edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+        begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        for b, e in zip(begins, ends):
+            start, peak = offset + int(b), float(scores[b:e].max())
+            if b == 0 and self._open is not None:  # continues the open run
+                start, peak = self._open[0], max(peak, self._open[1])
+                self._open = None
+            if e == len(flags):
+                self._open = (start, peak)
+            else:
+                self.events.append(Event(start, offset + int(e), peak))
+
+    def close(self) -> list[Event]:
+        if self._open is not None:
+            self.events.append(Event(self._open[0], self._seen, self._open[1]))
+            self._open = None
+        return self.events
+
+
+def find_events(flags, scores=None) -> list[Event]:
+    """Contiguous runs of true *flags* ``(N,)`` as :class:`Event` (0-based, half-open), with the peak of *scores*."""
+    flags = np.asarray(flags, dtype=bool).reshape(-1)
+    scores = flags.astype(np.float64) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+    tracker = EventTracker()
+    tracker.add(flags, scores)
+    return tracker.close()
+
+
+def event_precision_recall(predicted: list[Event], labels) -> dict:
+    """Event-level precision and recall against per-point *labels* ``(N,)`` (nonzero = anomalous).
+
+    The labelled events are the contiguous runs of nonzero labels. A predicted
+    event is correct when it overlaps a labelled event by at least one point;
+    precision = correct predicted events / predicted events (0 when none),
+    recall = labelled events overlapped by at least one predicted event /
+    labelled events. (The overlap rule of range-based evaluation, e.g. Tatbul
+    et al., NeurIPS 2018, with existence reward only.)
+    """
+    truth = np.asarray(labels).reshape(-1) != 0
+    true_events = find_events(truth)
+    hit_pred = [bool(truth[e.start:e.stop].any()) for e in predicted]
+    flagged = np.zeros(len(truth), dtype=bool)
+    for e in predicted:
+        flagged[e.start:e.stop] = True
+    hit_true = [bool(flagged[e.start:e.stop].any()) for e in true_events]
+    return {"predicted_events": len(predicted), "labelled_events": len(true_events),
+            "precision": sum(hit_pred) / len(predicted) if predicted else 0.0,
+            "recall": sum(hit_true) / len(true_events) if true_events else float("nan")}
+
+
+# ---------------------------------------------------------------------------- window length
+def dominant_period(recording, max_points: int = 20000, max_lag: int = 400, base: int = 3) -> int | None:
+    """The lag (points) of the highest local maximum of the autocorrelation, or None if there is none.
+
+    TSB-UAD's ``find_length`` (Paparrizos et al., VLDB 2022): the first
+    *max_points* points, autocorrelation up to lag *max_lag* (by FFT), lags
+    below *base* ignored; the channels' autocorrelations are averaged.
+    """
+    x = as_recording(recording)[:max_points]
+    x = x - x.mean(axis=0)
+    n = len(x)
+    if n < 2 * base + 2:
+        return None
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(x, size, axis=0)
+    acov = np.fft.irfft(spectrum * np.conj(spectrum), size, axis=0)[: min(max_lag, n - 1) + 1]
+    denom = acov[0]
+    acf = (acov / np.where(denom > 0, denom, 1.0)).mean(axis=1)[base:]
+    inner = acf[1:-1]
+    peaks = np.flatnonzero((inner > acf[:-2]) & (inner > acf[2:])) + 1
+    if not len(peaks):
+        return None
+    return int(peaks[np.argmax(acf[peaks])] + base)
+
+
+def auto_window(recordings, default: int = 125, low: int = 3, high: int = 300) -> tuple[int, str]:
+    """``(window, reason)``: the dominant period of the recordings, as TSB-UAD picks its sliding window.
+
+    The period of each recording (its first 20,000 points, channels'
+    autocorrelations averaged) is found, and their median is taken; a period outside ``[low, high]`` or no peak gives
+    TSB-UAD's fallback *default* (125). *recordings*: arrays ``(N,)``/``(N, C)``.
+    """
+    periods = [p for p in (dominant_period(r) for r in recordings) if p is not None]
+    if not periods:
+        return default, f"no periodicity found; TSB-UAD's default window {default}"
+    period = int(np.median(periods))
+    if not low <= period <= high:
+        return default, f"dominant period {period} outside [{low}, {high}]; TSB-UAD's default window {default}"
+    return period, f"dominant period {period} points (autocorrelation peak)"

@@ -1,0 +1,330 @@
+"""Sliding windows, per-point scores, events, streamed recordings: sigae.windows, sigae.recordings, sigae.windowed."""
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+
+from sigae import ConfigError, DataError, RunFolderError
+from sigae.recordings import from_array, read_recordings
+from sigae.windowed import WindowDataset, Segment, score_recording, split_segments
+from sigae.windows import (Event, EventTracker, PointAccumulator, auto_window, dominant_period,
+                           event_precision_recall, find_events, point_scores, sliding_windows, window_starts)
+
+
+def hand_windows(x, window, starts):
+    x = x.reshape(len(x), -1)
+    return np.stack([x[s:s + window] for s in starts])
+
+
+# ---------------------------------------------------------------------------- windows
+def test_windows_equal_hand_stack_hop_1():
+    x = np.arange(10.0)
+    windows, starts = sliding_windows(x, 4, 1)
+    assert starts.tolist() == [0, 1, 2, 3, 4, 5, 6]
+    assert np.array_equal(windows, hand_windows(x, 4, range(7)))
+    assert windows.shape == (7, 4, 1) and windows.flags.c_contiguous
+
+
+def test_windows_hop_above_1_add_a_last_window_ending_on_the_last_point():
+    x = np.arange(11.0)
+    windows, starts = sliding_windows(x, 4, 3)
+    assert starts.tolist() == [0, 3, 6, 7]  # 0, 3, 6 fit; 7 = 11 - 4 covers points 9 and 10
+    assert np.array_equal(windows[:, :, 0], [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [7, 8, 9, 10]])
+    _, exact = sliding_windows(np.arange(10.0), 4, 3)
+    assert exact.tolist() == [0, 3, 6]  # the hop lands on the end: nothing added
+
+
+def test_windows_of_channels_keep_channels_together():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 3))
+    windows, starts = sliding_windows(x, 8, 5)
+    assert windows.shape == (len(starts), 8, 3)
+    assert np.array_equal(windows, hand_windows(x, 8, starts))
+
+
+def test_window_dataset_of_several_recordings_equals_hand_stack_in_any_blocks():
+    rng = np.random.default_rng(1)
+    recs = [rng.standard_normal((n, 2)) for n in (20, 9, 33)]
+    ds = WindowDataset([from_array(r) for r in recs], 6, 2)
+    expected = np.concatenate([hand_windows(r, 6, window_starts(len(r), 6, 2)) for r in recs])
+    assert ds.shape == expected.shape
+    assert np.array_equal(ds.read(0, len(ds)), expected)
+    blocks = [ds.read(a, min(a + 5, len(ds))) for a in range(0, len(ds), 5)]  # blocks straddle recordings
+    assert np.array_equal(np.concatenate(blocks), expected)
+
+
+def test_split_holds_out_the_tail_of_each_recording_without_crossing_windows():
+    recs = [from_array(np.zeros(100)), from_array(np.zeros(50))]
+    train, val, text = split_segments(recs, 10, 0.2)
+    assert train == [Segment(0, 0, 80), Segment(1, 0, 40)] and val == [Segment(0, 80, 100), Segment(1, 40, 50)]
+    ds = WindowDataset(recs, 10, 1, train + val)
+    for seg, starts in ds.locate(0, len(ds)):
+        assert starts.min() >= seg.start and starts.max() + 10 <= seg.stop  # no window crosses a boundary
+    assert "no window crossing" in text
+
+
+def test_split_holds_out_whole_recordings_when_there_are_many():
+    recs = [from_array(np.zeros(40)) for _ in range(10)]
+    train, val, text = split_segments(recs, 10, 0.2, seed=3)
+    assert len(val) == 2 and len(train) == 8
+    assert all(s.start == 0 and s.stop == 40 for s in train + val)
+    assert not {s.recording for s in train} & {s.recording for s in val}
+
+
+# ---------------------------------------------------------------------------- per-point scores
+def test_point_score_equals_hand_computation():
+    # N = 7, W = 3, hop 2: windows at 0, 2, 4
+    errors = np.array([[1.0, 2.0, 3.0],
+                       [4.0, 5.0, 6.0],
+                       [7.0, 8.0, 9.0]])
+    got = point_scores(errors, [0, 2, 4], 7)
+    # point 0: w0[0]; 1: w0[1]; 2: mean(w0[2], w1[0]); 3: w1[1]; 4: mean(w1[2], w2[0]); 5: w2[1]; 6: w2[2]
+    assert got.tolist() == [1.0, 2.0, 3.5, 5.0, 6.5, 8.0, 9.0]
+
+
+def test_point_accumulator_in_blocks_equals_one_pass():
+    rng = np.random.default_rng(2)
+    n, w, hop = 200, 16, 3
+    starts = window_starts(n, w, hop)
+    errors = rng.random((len(starts), w))
+    whole = point_scores(errors, starts, n)
+    manual = np.array([np.mean([errors[i, t - s] for i, s in enumerate(starts) if s <= t < s + w])
+                       for t in range(n)])
+    np.testing.assert_allclose(whole, manual, rtol=1e-12)  # same sums, another order of addition
+    acc, parts = PointAccumulator(n, w), []
+    for a in range(0, len(starts), 7):
+        acc.add(starts[a:a + 7], errors[a:a + 7])
+        upto = n if a + 7 >= len(starts) else starts[a + 7]
+        parts.append(acc.pop(upto))
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert len(acc.sums) == 0  # nothing left behind
+
+
+# ---------------------------------------------------------------------------- events
+def test_events_exact_on_injected_anomalies():
+    n = 1000
+    flags = np.zeros(n, dtype=bool)
+    scores = np.zeros(n)
+    injected = [(0, 3), (100, 110), (500, 501), (990, 1000)]
+    for k, (a, b) in enumerate(injected):
+        flags[a:b] = True
+        scores[a:b] = np.linspace(1, 2 + k, b - a)
+    events = find_events(flags, scores)
+    assert events == [Event(a, b, float(2 + k) if b - a > 1 else 1.0) for k, (a, b) in enumerate(injected)]
+    tracker = EventTracker()
+    for a in range(0, n, 37):  # blocks cut through events
+        tracker.add(flags[a:a + 37], scores[a:a + 37])
+    assert tracker.close() == events
+
+
+def test_event_precision_recall():
+    labels = np.zeros(100)
+    labels[10:20] = 1
+    labels[50:52] = 1
+    predicted = [Event(15, 25, 1.0), Event(70, 71, 1.0)]
+    r = event_precision_recall(predicted, labels)
+    assert r["precision"] == 0.5 and r["recall"] == 0.5 and r["labelled_events"] == 2
+
+
+def test_dominant_period_of_a_sine():
+    t = np.arange(5000)
+    x = np.sin(2 * np.pi * t / 50) + 0.1 * np.random.default_rng(0).standard_normal(5000)
+    assert dominant_period(x) == 50
+    assert auto_window([x])[0] == 50
+    assert auto_window([np.random.default_rng(1).standard_normal(3)])[0] == 125  # TSB-UAD's fallback
+
+
+# ---------------------------------------------------------------------------- recordings from files
+def write_v73(path, name, matrix):
+    """A MATLAB v7.3 file as MATLAB writes it: column-major (transposed) dataset, MATLAB_class, 512-byte header."""
+    from sigae.streaming import write_mat73_header
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        d = f.create_dataset(name, data=np.ascontiguousarray(np.asarray(matrix, dtype=np.float64).T))
+        d.attrs["MATLAB_class"] = np.bytes_("double")
+    write_mat73_header(path)
+
+
+@pytest.mark.parametrize("kind", ["v73", "npy", "h5"])
+def test_streamed_windows_equal_in_memory_windows(tmp_path, kind):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((500, 2)).cumsum(axis=0)
+    path = tmp_path / {"v73": "r.mat", "npy": "r.npy", "h5": "r.h5"}[kind]
+    if kind == "v73":
+        write_v73(path, "x", x)
+    elif kind == "npy":
+        np.save(path, x)
+    else:
+        with h5py.File(path, "w") as f:
+            f["x"] = x
+    (rec,) = read_recordings(path, None if kind == "npy" else "x")
+    assert rec.streamed and (rec.length, rec.channels) == (500, 2)
+    (whole,) = read_recordings(path, None if kind == "npy" else "x", stream=False)
+    assert not whole.streamed
+    streamed = WindowDataset([rec], 32, 3)
+    blocks = np.concatenate([streamed.read(a, min(a + 10, len(streamed))) for a in range(0, len(streamed), 10)])
+    assert np.array_equal(blocks, sliding_windows(x, 32, 3)[0])
+    assert np.array_equal(WindowDataset([whole], 32, 3).read(0, len(streamed)), blocks)
+
+
+def test_recordings_of_vectors_cells_columns_and_structs(tmp_path):
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(40), rng.standard_normal(55)
+    cell = np.empty((1, 2), dtype=object)
+    cell[0, 0], cell[0, 1] = a[:, None], b[None, :]
+    structs = np.zeros((1, 2), dtype=[("x", object)])
+    structs[0, 0]["x"], structs[0, 1]["x"] = a[:, None], b[:, None]
+    m = rng.standard_normal((30, 3))
+    scipy.io.savemat(tmp_path / "f.mat", {"row": a[None, :], "col": a[:, None], "c": cell, "s": structs, "m": m,
+                                          "data": {"trials": cell}})
+    path = tmp_path / "f.mat"
+    for var in ("row", "col"):
+        (r,) = read_recordings(path, var)
+        assert np.array_equal(r.to_array()[:, 0], a)
+    c = read_recordings(path, "c")
+    assert [r.length for r in c] == [40, 55] and np.array_equal(c[1].to_array()[:, 0], b)
+    nested = read_recordings(path, "data.trials")
+    assert [r.var for r in nested] == ["data.trials{1}", "data.trials{2}"] and nested[1].length == 55
+    s = read_recordings(path, "s.x")
+    assert [r.var for r in s] == ["s(1).x", "s(2).x"] and np.array_equal(s[1].to_array()[:, 0], b)
+    (multi,) = read_recordings(path, "m")
+    assert multi.channels == 3 and np.array_equal(multi.to_array(), m)
+    cols = read_recordings(path, "m", orientation="columns")
+    assert len(cols) == 3 and np.array_equal(cols[2].to_array()[:, 0], m[:, 2])
+    rows = read_recordings(path, "m", orientation="rows")
+    assert len(rows) == 30 and np.array_equal(rows[4].to_array()[:, 0], m[4])
+
+
+def test_cut_signals_are_not_taken_for_a_recording(tmp_path):
+    scipy.io.savemat(tmp_path / "cut.mat", {"signals": np.zeros((100, 200)), "cube": np.zeros((4, 5, 6))})
+    with pytest.raises(DataError, match=r"looks like 100 cut signals of 200 points, not a recording"):
+        read_recordings(tmp_path / "cut.mat", "signals")
+    with pytest.raises(DataError, match=r"cut signals .* not a recording"):
+        read_recordings(tmp_path / "cut.mat", "cube")
+
+
+def test_bad_window_and_hop():
+    from sigae.windowed import check_recordings
+
+    with pytest.raises(DataError, match=r"recording 1: 20 points, shorter than the window of 32 points"):
+        check_recordings([from_array(np.zeros(20), "recording 1")], 32, 1)
+    with pytest.raises(ConfigError, match="--hop: must be a whole number >= 1"):
+        sliding_windows(np.zeros(20), 4, 0)
+    with pytest.raises(ConfigError, match="--window: must be a whole number >= 2"):
+        sliding_windows(np.zeros(20), 1, 1)
+
+
+# ---------------------------------------------------------------------------- with a model
+@pytest.fixture(scope="module")
+def windowed_model():
+    from sigae import SignalAutoencoder
+
+    t = np.arange(3000)
+    x = np.sin(2 * np.pi * t / 40) + 0.05 * np.random.default_rng(5).standard_normal(3000)
+    model = SignalAutoencoder(filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4,
+                              decoder="mirror")
+    model.fit_recordings(x, 32, 2, epochs=2, batch_size=32, seed=0, verbose=0, log=lambda *a: None)
+    return model, x
+
+
+def test_score_recording_equals_hand_computation(windowed_model, monkeypatch):
+    model, x = windowed_model
+    y = x[:300].copy()
+    y[150:160] += 3.0
+    result = score_recording(model, y, hop=5)
+    windows, starts = sliding_windows(y, 32, 5)
+    rec = model.reconstruct(windows)[:, :, None]
+    norm = model.normalizer
+    errors = np.square(norm.transform(rec) - norm.transform(windows))[:, :, 0]
+    hand = np.array([np.mean([errors[i, t - s] for i, s in enumerate(starts) if s <= t < s + 32])
+                     for t in range(len(y))])
+    # float32 network: the hand path reconstructs in original units and normalizes again
+    np.testing.assert_allclose(result.point_score, hand, rtol=1e-4, atol=1e-6)
+    assert np.array_equal(result.window_start, starts)
+    np.testing.assert_allclose(result.window_score, errors.mean(axis=1), rtol=1e-4, atol=1e-6)
+    assert np.array_equal(result.point_is_anomaly, result.point_score > result.threshold)
+    assert result.threshold == model.windowing_["point_threshold"]["p"]
+    # block by block (a block of 7 windows) gives exactly the same scores
+    import sigae.windowed as windowed
+
+    monkeypatch.setattr(windowed, "_block_windows", lambda model, window: 7)
+    small = score_recording(model, y, hop=5)
+    assert np.array_equal(small.point_score, result.point_score)
+    assert small.events == result.events
+
+
+def test_model_of_windows_saves_and_loads_its_windowing(windowed_model, tmp_path):
+    import sigae
+
+    model, x = windowed_model
+    model.save(tmp_path / "run")
+    loaded = sigae.load(tmp_path / "run")
+    assert loaded.windowing_ == model.windowing_
+    np.testing.assert_array_equal(loaded.score_recording(x[:200]).point_score, model.score_recording(x[:200]).point_score)
+
+
+def test_scoring_a_recording_with_a_model_of_cut_signals_is_refused(trained):
+    model, _, _ = trained
+    with pytest.raises(RunFolderError, match="trained on cut signals, not on windows"):
+        score_recording(model, np.zeros(500))
+
+
+@pytest.mark.parametrize("suffix", [".mat", ".h5"])
+def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowed_model, tmp_path, monkeypatch,
+                                                                         suffix):
+    import sigae.windowed as windowed
+    from sigae.io import load_array
+
+    model, x = windowed_model
+    y = x[1000:1700].copy()
+    y[300:320] += 3.0  # an anomaly, so that there are events to write
+    recs = [from_array(x[:400], "a"), from_array(y, "b")]
+    small = windowed.score_to_file(model, recs, tmp_path / f"small{suffix}", hop=3)
+    monkeypatch.setattr(windowed, "SMALL_RESULT_POINTS", 10)  # every result is now "large": written by blocks
+    monkeypatch.setattr(windowed, "_block_windows", lambda model, window: 50)
+    windowed.score_to_file(model, recs, tmp_path / f"big{suffix}", hop=3)
+    if suffix == ".mat":
+        assert (tmp_path / "big.mat").read_bytes()[:10] == b"MATLAB 7.3"
+    for name in ("point_score", "point_is_anomaly", "point_recording", "window_start", "window_score",
+                 "window_recording", "events", "recording_length", "threshold"):
+        a = load_array(tmp_path / f"small{suffix}", name)
+        b = load_array(tmp_path / f"big{suffix}", name)
+        assert np.array_equal(a.reshape(b.shape), b), name
+    assert load_array(tmp_path / f"big{suffix}", "point_score").size == 1100
+    assert [len(r.events) for r in small] == [len(find_events(r.point_is_anomaly)) for r in small]
+    assert sum(len(r.events) for r in small) >= 1
+
+
+def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
+    from sigae.windowed import Envelope
+
+    x = np.random.default_rng(6).standard_normal(1003)
+    env = Envelope(len(x), bins=10)
+    for a in range(0, len(x), 97):
+        env.add(a, x[a:a + 97])
+    spans = [x[a:b] for a, b in zip(env.edges[:-1], env.edges[1:])]
+    assert env.edges[0] == 0 and env.edges[-1] == 1003 and len(spans) == 10
+    assert env.lo.tolist() == [s.min() for s in spans] and env.hi.tolist() == [s.max() for s in spans]
+
+
+def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
+    import time
+
+    from sigae.plots import plot_timeline
+    from sigae.windowed import Envelope
+
+    n = 10**7
+    score = np.full(n, 0.01)
+    score[4_000_000:4_000_300] = 2.0
+    env_s, env_f = Envelope(n), Envelope(n)
+    env_s.add(0, score)
+    env_f.add(0, score > 0.5)
+    data = {"n": n, "edges": env_s.edges, "signal": (env_s.lo, env_s.hi), "score": (env_s.lo, env_s.hi),
+            "flags": env_f.hi > 0, "labels": None, "threshold": 0.5, "events": [Event(4_000_000, 4_000_300, 2.0)],
+            "fs": None, "window": 128, "hop": 1, "channels": 1}
+    assert len(env_s.lo) == 2000  # one span per pixel column, whatever n
+    start = time.perf_counter()
+    plot_timeline(data, tmp_path / "t.png")
+    assert time.perf_counter() - start < 30  # generous on a loaded machine; about 1 s alone
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
