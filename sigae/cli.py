@@ -177,6 +177,10 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--trim", type=_trim_fraction, metavar="FRACTION",
                    help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
                         "anomalous training signals are not learned (default 0: plain MSE)")
+    p.add_argument("--labels", metavar="VAR",
+                   help="variable of FILE with a class label per signal: after training, report the "
+                        "cross-validated linear-probe accuracy of the latent codes vs PCA's codes "
+                        "(metrics.json 'linear_probe'; needs scikit-learn)")
     p.add_argument("--stream", action="store_true",
                    help="read the signals from the file block by block instead of loading it whole, for files "
                         "larger than memory (HDF5, MATLAB v7.3, .npy)")
@@ -219,6 +223,7 @@ def cmd_train(args):
 
     stop = _StopRequest()
     verbose = 0 if args.quiet else "auto"
+    labels = None
     if args.resume:
         out = Path(args.resume)
         training = _read_training_options(out)
@@ -249,6 +254,7 @@ def cmd_train(args):
                                                **{k: v for k, v in chosen.items() if v is not None})
         with _training_signals(args, args.file) as (x, source):
             shape = x.shape
+            labels = _probe_labels(args, shape[0])
             config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
             print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
                   + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
@@ -263,6 +269,8 @@ def cmd_train(args):
                     strategy=args.strategy, mixed_precision=args.mixed_precision)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
+    if labels is not None:
+        _report_linear_probe(model, args, out, labels)
     print(training_summary(model.metrics_))
     print(f"run folder: {out}/")
     for name, what in (("model.keras", "the trained autoencoder (encoder and decoder inside)"),
@@ -274,6 +282,36 @@ def cmd_train(args):
         if (out / name).exists():
             print(f"  {name:<20} {what}")
     return 0
+
+
+def _probe_labels(args, n_signals: int):
+    """--labels read and checked before training, so a wrong variable costs no training time."""
+    if not getattr(args, "labels", None):
+        return None
+    import numpy as np
+
+    from .io import load_array
+
+    if args.stream:
+        raise SigaeError("--labels: the linear probe needs the signals in memory; drop --stream")
+    labels = np.asarray(load_array(args.file, args.labels)).reshape(-1)
+    if len(labels) != n_signals:
+        raise SigaeError(f"--labels {args.labels}: {len(labels)} labels in {args.file} for {n_signals} signals")
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise SigaeError("--labels: the linear probe needs scikit-learn; pip install 'sigae[sklearn]'") from None
+    return labels
+
+
+def _report_linear_probe(model, args, out: Path, labels) -> None:
+    """--labels: linear-probe accuracy of the codes vs PCA's, added to metrics.json."""
+    from .fileutil import write_json
+    from .probe import probe_report
+
+    x, _ = _load_signals(args, args.file, say=lambda *_: None)
+    model.metrics_["linear_probe"] = probe_report(model, x, labels, seed=args.seed or 0)
+    write_json(out / "metrics.json", model.metrics_)
 
 
 def _read_training_options(run_dir: Path) -> dict:
@@ -314,6 +352,10 @@ def training_summary(metrics: dict) -> str:
                      "on held-out signals; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "
                      "--decoder mirror, another --normalize, or use PCA for this data")
+    probe = metrics.get("linear_probe")
+    if probe:
+        lines.append(f"linear probe ({probe['folds']}-fold cross-validated accuracy on --labels): codes "
+                     f"{probe['codes']:.3f}, PCA-{probe['pca_components']} codes {probe['pca']:.3f}")
     return "\n".join(lines)
 
 
