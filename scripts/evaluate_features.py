@@ -87,19 +87,20 @@ def load(file: Path):
     return x, labels, split == 0, split == 1
 
 
-def evaluate(file: Path, options: dict, seed: int, standardize: bool, fit: dict | None = None) -> dict:
+def evaluate(file: Path, options: dict, seed: int, standardize: bool, fit: dict | None = None,
+             preset: str = "default") -> dict:
     import sigae
     from sigae.scoring import PCABaseline
 
     x, y, train, test = load(file)
-    k = options.get("latent_dim", sigae.AutoencoderConfig().latent_dim)
+    k = options.get("latent_dim", sigae.AutoencoderConfig.from_preset(preset).latent_dim)
     mean, std = x[train].mean(), x[train].std()
     xs = (x - mean) / std
     pca = PCABaseline(k).fit(xs[train].reshape(int(train.sum()), -1, 1) if xs.ndim == 2 else xs[train])
     pca_codes = pca.transform(xs if xs.ndim == 3 else xs[:, :, None])
 
     start = time.perf_counter()
-    model = sigae.SignalAutoencoder(**options).fit(x[train], seed=seed, verbose=0, **(fit or {}))
+    model = sigae.SignalAutoencoder(preset=preset, **options).fit(x[train], seed=seed, verbose=0, **(fit or {}))
     seconds = time.perf_counter() - start
     codes = model.encode(x)
 
@@ -161,8 +162,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default="default", help="sigae's preset: default or seed (default: default)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="an AutoencoderConfig field for sigae (e.g. --set preset=\"seed\"); default: the default")
+                        help="an AutoencoderConfig field for sigae on top of the preset (e.g. --set latent_dim=16)")
     parser.add_argument("--fit", action="append", default=[], metavar="NAME=VALUE",
                         help="a SignalAutoencoder.fit option (e.g. --fit batch_size=16); default: fit's defaults")
     parser.add_argument("--standardize-codes", action="store_true",
@@ -174,7 +176,7 @@ def main(argv=None):
     for file in args.files:
         if not file.is_file():
             sys.exit(f"evaluate_features: {file}: no such file")
-        rows.append(evaluate(file, options, args.seed, args.standardize_codes, parse_options(args.fit)))
+        rows.append(evaluate(file, options, args.seed, args.standardize_codes, parse_options(args.fit), args.preset))
         r = rows[-1]
         print(f"{file}: PCA {r['pca_svm']:.3f} sigae {r['sigae_svm']:.3f} in {r['seconds']:.0f} s",
               file=sys.stderr, flush=True)

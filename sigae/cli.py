@@ -184,6 +184,10 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--trim", type=_trim_fraction, metavar="FRACTION",
                    help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
                         "anomalous training signals are not learned (default 0: plain MSE)")
+    p.add_argument("--labels", metavar="VAR",
+                   help="variable of FILE with a class label per signal: after training, report the "
+                        "cross-validated linear-probe accuracy of the latent codes vs PCA's codes "
+                        "(metrics.json 'linear_probe'; needs scikit-learn)")
     p.add_argument("--stream", action="store_true",
                    help="read the signals from the file block by block instead of loading it whole, for files "
                         "larger than memory (HDF5, MATLAB v7.3, .npy)")
@@ -266,6 +270,8 @@ def cmd_train(args):
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim}
         config = AutoencoderConfig.from_preset(args.preset, normalize=args.normalize, tied=args.tied,
                                                **{k: v for k, v in chosen.items() if v is not None})
+        if args.labels and (args.window is not None or len(files) > 1):
+            raise SigaeError("--labels: the linear probe is for one file of cut signals (not --window or several files)")
         if args.window is not None or len(files) > 1:
             try:
                 if args.window is not None:
@@ -294,6 +300,7 @@ def _train_one(args, file, config, out, stop, verbose):
 
     with _training_signals(args, file) as (x, source):
         shape = x.shape
+        labels = _probe_labels(args, file, shape[0])
         config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
         print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
               + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
@@ -308,6 +315,8 @@ def _train_one(args, file, config, out, stop, verbose):
                 strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard)
         except TrainingInterrupted as exc:
             return _interrupted(exc, out)
+        if labels is not None:
+            _report_linear_probe(model, x, out, labels, seed=args.seed or 0)
     return model
 
 
@@ -328,6 +337,35 @@ def _report_training(model, out) -> int:
         if (out / name).exists():
             print(f"  {name:<20} {what}")
     return 0
+
+
+def _probe_labels(args, file, n_signals: int):
+    """--labels read and checked before training, so a wrong variable costs no training time."""
+    if not getattr(args, "labels", None):
+        return None
+    import numpy as np
+
+    from .io import load_array
+
+    if args.stream:
+        raise SigaeError("--labels: the linear probe needs the signals in memory; drop --stream")
+    labels = np.asarray(load_array(file, args.labels)).reshape(-1)
+    if len(labels) != n_signals:
+        raise SigaeError(f"--labels {args.labels}: {len(labels)} labels in {file} for {n_signals} signals")
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise SigaeError("--labels: the linear probe needs scikit-learn; pip install 'sigae[sklearn]'") from None
+    return labels
+
+
+def _report_linear_probe(model, x, out: Path, labels, seed: int = 0) -> None:
+    """--labels: linear-probe accuracy of the codes vs PCA's, added to metrics.json."""
+    from .fileutil import write_json
+    from .probe import probe_report
+
+    model.metrics_["linear_probe"] = probe_report(model, x, labels, seed=seed)
+    write_json(out / "metrics.json", model.metrics_)
 
 
 def _read_training_options(run_dir: Path) -> dict:
@@ -368,6 +406,10 @@ def training_summary(metrics: dict) -> str:
                      "on held-out signals; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "
                      "--decoder mirror, another --normalize, or use PCA for this data")
+    probe = metrics.get("linear_probe")
+    if probe:
+        lines.append(f"linear probe ({probe['folds']}-fold cross-validated accuracy on --labels): codes "
+                     f"{probe['codes']:.3f}, PCA-{probe['pca_components']} codes {probe['pca']:.3f}")
     return "\n".join(lines)
 
 

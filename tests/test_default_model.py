@@ -136,3 +136,32 @@ def test_codes_separate_two_classes_under_the_feature_protocol():
     codes = model.encode(x)
     accuracy = features.svm_accuracy(codes[train], y[train], codes[~train], y[~train])
     assert accuracy >= 0.9
+
+
+def test_train_labels_reports_linear_probe_of_codes_and_pca(tmp_path, capsys):
+    """sigae-train --labels: cross-validated linear-probe accuracy of codes and of PCA codes, in
+    metrics.json and the summary; a wrong variable fails before training and writes nothing."""
+    pytest.importorskip("sklearn")
+    import scipy.io
+
+    from sigae.cli import main
+    from sigae.probe import linear_probe_accuracy
+
+    x = make_signals(n=60, length=64, seed=7)
+    y = (np.arange(60) % 2).astype(np.uint8)
+    x[y == 1] += 0.5 * np.sin(np.linspace(0, 6, 64))  # a class difference a linear probe can see
+    path = tmp_path / "x.mat"
+    scipy.io.savemat(path, {"signals": x, "labels": y})
+    out = tmp_path / "run"
+    args = [str(path), "--var", "signals", "--epochs", "1", "--batch-size", "16", "--seed", "0", "--quiet",
+            "--out", str(out), "--labels", "labels"]
+    assert main(["train"] + args) == 0
+    probe = json.loads((out / "metrics.json").read_text())["linear_probe"]
+    assert "linear probe" in capsys.readouterr().out
+    model = SignalAutoencoder.load(out)
+    assert probe["codes"] == linear_probe_accuracy(model.encode(x), y, seed=0)
+    assert probe["codes"] >= 0.9 and probe["pca"] >= 0.9
+    bad = tmp_path / "bad"
+    assert main(["train", str(path), "--var", "signals", "--epochs", "1", "--out", str(bad), "--labels", "nope"]) == 2
+    assert not bad.exists()
+    assert "no variable 'nope'" in capsys.readouterr().err
