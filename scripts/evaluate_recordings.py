@@ -81,7 +81,7 @@ def evaluate(name, x, y, train_end, window, args):
         window, _ = auto_window([x[:train_end]])
     hop = max(1, -(-(train_end - window + 1) // MAX_TRAIN_WINDOWS)) if args.hop == "auto" else int(args.hop)
     start = time.perf_counter()
-    model = SignalAutoencoder(latent_dim=args.latent_dim)
+    model = SignalAutoencoder(preset=args.preset, latent_dim=args.latent_dim)
     model.fit_recordings(x[:train_end], window, hop, epochs=args.epochs, batch_size=args.batch_size,
                          seed=args.seed, verbose=0, log=lambda *a: None, validation_split=args.validation_split)
     result = model.score_recording(x, hop=1)
@@ -110,6 +110,7 @@ def main(argv=None):
     p.add_argument("--var", default="series")
     p.add_argument("--labels", default="is_anomaly")
     p.add_argument("--train-end", default="train_end", help="variable or number: the normal part is [:train_end]")
+    p.add_argument("--preset", default="default", help="sigae's preset: default or seed (default: default)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--latent-dim", type=int, default=32, help="sigae's code size and PCA's k (default 32)")

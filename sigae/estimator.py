@@ -296,10 +296,6 @@ class SignalAutoencoder:
         pca = PCABaseline(self.config.latent_dim)
         pca.fit(xn_train) if isinstance(xn_train, np.ndarray) else pca.fit_chunks(xn_train.blocks())
         init_linear_path(self.encoder, self.decoder, pca.mean_, pca.components_)
-        import os
-        if os.environ.get("SIGAE_FREEZE_LINEAR"):
-            self.encoder.get_layer("encoder_linear").trainable = False
-            self.decoder.get_layer("decoder_linear").trainable = False
 
     def _parts(self, dataset: SignalDataset):
         """The training and validation rows of a file left on disk, normalized as they are read."""

@@ -152,15 +152,27 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
         if lazy is not None:
             shape, reader = lazy
             return _split(where, var, shape, reader, orientation, streamed=True)
-    try:
-        x = load_array(path, var)
-    except DataError as exc:  # a cell inside a struct (data.trials): one recording per element
-        cell = re.search(r"is a cell array \((\d+(?:x\d+)*)\)", str(exc))
-        if cell is None:
-            raise
-        count = math.prod(int(s) for s in cell.group(1).split("x"))
-        return _elements(path, [f"{var}{{{k}}}" for k in range(1, count + 1)], orientation)
+    if var != head:
+        names = _cell_element_names(path, var)
+        if names:  # a cell inside a struct (data.trials): one recording per element
+            return _elements(path, names, orientation)
+    x = load_array(path, var)
     return _split(where, var, x.shape, _array_reader(x), orientation, streamed=False)
+
+
+def _cell_element_names(path, var) -> list[str]:
+    """``var{1}``, ``var{2}``, ... while they exist: the elements of a cell reached through a struct field
+    (empty when *var* is not a cell)."""
+    from .io import load_array
+
+    names = []
+    while True:
+        name = f"{var}{{{len(names) + 1}}}"
+        try:
+            load_array(path, name)
+        except DataError:
+            return names
+        names.append(name)
 
 
 def _elements(path, names, orientation) -> list[Recording]:
