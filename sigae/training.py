@@ -126,11 +126,13 @@ def mse_per_batch(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> float:
 
 def constant_mse(x) -> float:
     """MSE of the best constant prediction of *x* (its variance over all values): the error a model must beat
-    to be of any use. *x* is an array or a streamed part with ``blocks()``."""
+    to be of any use. *x* is an array or a streamed part with ``blocks()``; NaN/Inf values (what may have
+    broken the loss) are left out."""
     blocks = [x] if isinstance(x, np.ndarray) else x.blocks()
     count, total, squares = 0, 0.0, 0.0
     for block in blocks:
         block = np.asarray(block, dtype=np.float64)
+        block = block[np.isfinite(block)]
         count += block.size
         total += float(block.sum())
         squares += float(np.square(block).sum())
