@@ -129,11 +129,10 @@ class PCABaseline:
         self.n_components = int(n_components)
 
     def fit(self, x):
-        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-        self.mean_ = flat.mean(axis=0)
-        _, _, vt = np.linalg.svd(flat - self.mean_, full_matrices=False)
-        self.components_ = vt[: self.n_components]
-        return self
+        """Fit on *x* ``(n, L, C)`` through the points x points covariance (as :meth:`fit_chunks`): the same
+        components as an SVD of the centred signals, up to sign and float64 rounding, at a tenth of the cost
+        for the sample data (1,600 x 501: an SVD took 1.6-4 s of CPU next to TensorFlow, eigh 0.1-0.2 s)."""
+        return self.fit_chunks([x])
 
     def fit_chunks(self, chunks):
         """:meth:`fit` on the concatenation of the blocks in *chunks*, through the covariance matrix
