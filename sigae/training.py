@@ -303,8 +303,8 @@ class CheckpointWriter:
     def submit(self, autoencoder, optimizer, state: dict, best: bool) -> None:
         import threading
 
+        self.wait()  # first: never two host copies at once (the seed model's is 180 MB)
         arrays = _checkpoint_arrays(autoencoder, optimizer, state)
-        self.wait()
         self._thread = threading.Thread(target=self._write, args=(arrays, best), name="sigae-checkpoint")
         self._thread.start()
 
@@ -312,6 +312,7 @@ class CheckpointWriter:
         try:
             last = self.directory / "last.npz"
             _write_npz(last, arrays)
+            arrays.clear()  # free the host copy as soon as it is on disk
             if best:
                 _link_or_copy(last, self.directory / "best.npz")
         except BaseException as exc:  # reported on the training thread by wait()
