@@ -69,6 +69,7 @@ def test_interrupted_run_resumes(tmp_path, data_file, uninterrupted, sig):
         pytest.skip("training finished before the signal arrived")
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and f"sigae-train --resume {run}" in err
+        assert state["status"] == "interrupted"
     with pytest.raises(RunFolderError, match="--resume"):
         sigae.load(run)
     resumed = _cli("train", "--resume", run, "--quiet")
