@@ -283,6 +283,11 @@ def _save_checkpoint(path: Path, autoencoder, optimizer, state: dict) -> None:
     _write_npz(path, _checkpoint_arrays(autoencoder, optimizer, state))
 
 
+CHECKPOINT_IN_BACKGROUND = True
+"""Write checkpoints on a background thread (True) or on the training thread (False: one write plus a hard
+link per epoch, no extra host copy alive during the next epoch; see docs/background/performance.md)."""
+
+
 class CheckpointWriter:
     """Writes ``last.npz`` (and ``best.npz``) after an epoch, off the training thread.
 
@@ -305,6 +310,9 @@ class CheckpointWriter:
 
         self.wait()  # first: never two host copies at once (the seed model's is 180 MB)
         arrays = _checkpoint_arrays(autoencoder, optimizer, state)
+        if not CHECKPOINT_IN_BACKGROUND:
+            self._write(arrays, best)
+            return self.wait()
         self._thread = threading.Thread(target=self._write, args=(arrays, best), name="sigae-checkpoint")
         self._thread.start()
 

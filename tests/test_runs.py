@@ -191,10 +191,14 @@ def test_keep_checkpoints_keeps_best_and_last(tmp_path):
     assert best["epoch"] == model.history_.best_epoch
 
 
-def test_best_checkpoint_is_a_link_not_a_second_copy(tmp_path, tiny_config):
+@pytest.mark.parametrize("background", [True, False])
+def test_best_checkpoint_is_a_link_not_a_second_copy(tmp_path, tiny_config, monkeypatch, background):
     """An improving epoch writes ~3x the model once: best.npz is the same file as last.npz."""
+    import sigae.training
     from sigae.network import build_models
     from sigae.training import train_autoencoder
+
+    monkeypatch.setattr(sigae.training, "CHECKPOINT_IN_BACKGROUND", background)
 
     _, _, autoencoder = build_models(tiny_config)
     x = (make_signals(n=32)[:, :, None] - 3.0).astype("float32")
