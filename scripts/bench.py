@@ -12,6 +12,10 @@ and ``encoder.predict``. It gets sigae's validation signals as
 ``validation_data`` so both report validation MSE on the same signals.
 
     python scripts/bench.py [--file sample_data/signals.mat | --synthetic N] [--epochs 4] [--repeats 2] [--json out.json]
+
+``--end-to-end`` times whole processes instead (what a user waits for), see :func:`end_to_end`:
+
+    python scripts/bench.py --end-to-end [--epochs 100] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -247,6 +251,182 @@ def table(summary, args, n, length) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------- whole processes (--end-to-end)
+SEED_ARCHITECTURE_FLAGS: list[str] = []
+"""sigae-train options that build the seed script's architecture (Conv1D 256/32, kernel 3, pooling 2, latent 32,
+the seed decoder). Today that is sigae's default; if the default changes (issue #20), put the preset here,
+e.g. ["--preset", "seed"], so that both sides keep training the same model."""
+
+SEED_SCRIPT = """
+import sys, time
+import numpy as np, scipy.io, keras
+file, var, epochs, batch, seed, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+sys.path.insert(0, sys.argv[7])
+from bench import seed_models, split
+x = np.asarray(scipy.io.loadmat(file)[var], dtype=np.float32)
+keras.utils.set_random_seed(seed)
+train, val = split(len(x), 0.2, seed)
+mean, std = x[train].mean(), x[train].std()
+xn = ((x - mean) / std)[:, :, None]
+encoder, decoder, autoencoder = seed_models(x.shape[1])
+autoencoder.compile("adam", "mse")
+history = autoencoder.fit(xn[train], xn[train], epochs=epochs, batch_size=batch, validation_data=(xn[val], xn[val]),
+                          verbose=0)
+latent = encoder.predict(xn, verbose=0)
+np.save(out, latent)
+print("BENCH_VAL_MSE", history.history["val_loss"][-1])
+"""
+"""The seed user's whole script: load the .mat, standardize with the training split's mean and std, fit the
+seed model (Keras' compile/fit; sigae's random validation split as validation_data, so both sides report MSE on
+the same signals), encode every signal with encoder.predict."""
+
+KERAS_ENCODE_SCRIPT = """
+import sys, json
+import numpy as np, scipy.io, keras
+run, file, var, out = sys.argv[1:5]
+x = np.asarray(scipy.io.loadmat(file)[var], dtype=np.float32)
+norm = json.load(open(run + "/normalizer.json"))
+encoder = keras.models.load_model(run + "/model.keras").get_layer("encoder")
+np.save(out, encoder.predict(((x - norm["mean_"][0]) / norm["scale_"][0])[:, :, None], verbose=0))
+"""
+"""Encoding in a fresh process as a plain-Keras user would: load the saved model, standardize, encoder.predict."""
+
+COLD_SCRIPT = """
+import sys, json, time
+import numpy as np, scipy.io
+side, run, file, var = sys.argv[1:5]
+x = np.asarray(scipy.io.loadmat(file)[var], dtype=np.float32)
+rng = np.random.default_rng(1)
+new = np.concatenate([x, x[:, ::-1]])[:4000] + 0.01 * rng.standard_normal((4000, x.shape[1])).astype(np.float32)
+if side == "sigae":
+    import sigae
+    model = sigae.load(run)
+    first = lambda v: model.encode(v)
+else:
+    import keras
+    norm = json.load(open(run + "/normalizer.json"))
+    encoder = keras.models.load_model(run + "/model.keras").get_layer("encoder")
+    first = lambda v: encoder.predict(((v - norm["mean_"][0]) / norm["scale_"][0])[:, :, None], verbose=0)
+first(x[:100])
+start = time.perf_counter()
+codes = first(new)
+print("BENCH_COLD", json.dumps({"seconds": time.perf_counter() - start, "n": len(new)}))
+"""
+"""Encoding 4,000 new signals right after a first call on 100, in one process: the timed call meets batch
+shapes that were not compiled yet."""
+
+
+def run_process(cmd, env=None):
+    """Run *cmd*; return (stdout, wall seconds, CPU seconds, peak RSS in MB) of that one process."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode:
+        sys.exit(f"bench: {' '.join(map(str, cmd))} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return stdout, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def _value(stdout, key):
+    return json.loads([line for line in stdout.splitlines() if line.startswith(key + " ")][-1].split(" ", 1)[1])
+
+
+def end_to_end(args):
+    """Whole processes, alternating sides each repeat: the seed script vs ``sigae-train``; encoding all
+    signals in a fresh process, ``encoder.predict`` vs ``sigae-encode``; and the cold-encode case."""
+    import tempfile
+
+    import numpy as np
+    import scipy.io
+
+    var = args.var or "signals"
+    bin_dir = Path(sys.executable).parent
+    work = Path(tempfile.mkdtemp(prefix="sigae-bench-"))
+    results = {key: [] for key in ("seed_train", "sigae_train", "keras_encode", "sigae_encode", "keras_cold",
+                                   "sigae_cold")}
+    for repeat in range(args.repeats):
+        run = work / f"run{repeat}"
+        train = {
+            "seed_train": [sys.executable, "-c", SEED_SCRIPT, args.file, var, str(args.epochs), str(args.batch_size),
+                           str(args.seed), str(work / "seed_latent.npy"), str(ROOT / "scripts")],
+            "sigae_train": [str(bin_dir / "sigae-train"), args.file, "--var", var, "--epochs", str(args.epochs),
+                            "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--out", str(run),
+                            "--quiet", *SEED_ARCHITECTURE_FLAGS],
+        }
+        order = ("seed_train", "sigae_train") if repeat % 2 == 0 else ("sigae_train", "seed_train")
+        for side in order:
+            stdout, wall, cpu, peak = run_process(train[side])
+            if side == "seed_train":
+                val_mse = _value(stdout, "BENCH_VAL_MSE")
+            else:
+                val_mse = json.loads((run / "metrics.json").read_text())["autoencoder"]["val_mse"]
+                folder_mb = sum(f.stat().st_size for f in run.rglob("*") if f.is_file()) / 2**20
+            results[side].append({"wall": wall, "cpu": cpu, "peak_mb": peak, "val_mse": val_mse,
+                                  **({"folder_mb": folder_mb} if side == "sigae_train" else {})})
+            print(f"round {repeat + 1}: {side} {wall:.1f} s wall, {cpu:.1f} s CPU, val MSE {val_mse:.5f}",
+                  file=sys.stderr)
+        encode = {
+            "keras_encode": [sys.executable, "-c", KERAS_ENCODE_SCRIPT, str(run), args.file, var,
+                             str(work / "keras_codes.npy")],
+            "sigae_encode": [str(bin_dir / "sigae-encode"), str(run), args.file, "--var", var, "-o",
+                             str(work / f"codes{repeat}.npz")],
+            "keras_cold": [sys.executable, "-c", COLD_SCRIPT, "keras", str(run), args.file, var],
+            "sigae_cold": [sys.executable, "-c", COLD_SCRIPT, "sigae", str(run), args.file, var],
+        }
+        pairs = [("keras_encode", "sigae_encode"), ("keras_cold", "sigae_cold")]
+        for pair in pairs:
+            for side in pair if repeat % 2 == 0 else pair[::-1]:
+                stdout, wall, cpu, peak = run_process(encode[side])
+                entry = {"wall": wall, "cpu": cpu, "peak_mb": peak}
+                if side.endswith("cold"):
+                    cold = _value(stdout, "BENCH_COLD")
+                    entry["signals_per_s"] = cold["n"] / cold["seconds"]
+                results[side].append(entry)
+        ours = np.load(work / f"codes{repeat}.npz")["latent"]
+        theirs = np.load(work / "keras_codes.npy")
+        results["sigae_encode"][-1]["max_code_difference"] = float(np.max(np.abs(ours - theirs)))
+    n, length = scipy.io.loadmat(args.file)[var].shape
+    summary = {side: {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+               for side, rows in results.items()}
+    print(end_to_end_table(summary, args, n, length))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": results}, indent=2)
+                                   + "\n")
+
+
+def end_to_end_table(summary, args, n, length) -> str:
+    seed, own = summary["seed_train"], summary["sigae_train"]
+    kenc, senc = summary["keras_encode"], summary["sigae_encode"]
+    kcold, scold = summary["keras_cold"], summary["sigae_cold"]
+    rows = [
+        ("training job, wall s", seed["wall"], own["wall"], seed["wall"] / own["wall"]),
+        ("training job, CPU s", seed["cpu"], own["cpu"], seed["cpu"] / own["cpu"]),
+        ("training job, peak memory MB", seed["peak_mb"], own["peak_mb"], None),
+        ("validation MSE (normalized)", seed["val_mse"], own["val_mse"], own["val_mse"] / seed["val_mse"]),
+        ("encode all signals (fresh process), wall s", kenc["wall"], senc["wall"], kenc["wall"] / senc["wall"]),
+        ("encode all signals (fresh process), CPU s", kenc["cpu"], senc["cpu"], kenc["cpu"] / senc["cpu"]),
+        ("cold encode of 4,000 after 100, signals/s", kcold["signals_per_s"], scold["signals_per_s"],
+         scold["signals_per_s"] / kcold["signals_per_s"]),
+    ]
+    lines = [f"{n} signals x {length} points, batch {args.batch_size}, {args.epochs} epochs, medians of "
+             f"{args.repeats} repeat(s), sides alternating; sigae-train flags: {' '.join(SEED_ARCHITECTURE_FLAGS) or '(default)'}",
+             "", "| | seed script / plain Keras | sigae | speed-up (or ratio) |", "|---|---:|---:|---:|"]
+    for label, a, b, ratio in rows:
+        fmt = (lambda v: f"{v:.5f}") if "MSE" in label else (lambda v: f"{v:,.0f}" if v >= 100 else f"{v:.1f}")
+        lines.append(f"| {label} | {fmt(a)} | {fmt(b)} | {'' if ratio is None else f'{ratio:.2f}x'} |")
+    lines += ["", f"run folder after sigae-train: {own['folder_mb']:.0f} MB; validation MSE within 10%: "
+                  f"{'yes' if own['val_mse'] <= 1.10 * seed['val_mse'] else 'NO'}; sigae-encode vs encoder.predict "
+                  f"codes: max |difference| {senc['max_code_difference']:.2e}"]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", default=str(ROOT / "sample_data" / "signals.mat"))
@@ -258,9 +438,16 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="time whole processes: seed script vs sigae-train, encoder.predict vs sigae-encode, "
+                             "cold encode (use --epochs 100 for the issue's comparison)")
     parser.add_argument("--side", choices=("reference", "sigae"), help=argparse.SUPPRESS)
     parser.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.end_to_end:
+        if args.synthetic:
+            parser.error("--end-to-end times the commands on a file; give --file")
+        return end_to_end(args)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch is not timed)")
     if args.side:

@@ -9,6 +9,9 @@ __version__ = "0.1.0"
 from .config import AutoencoderConfig  # noqa: E402
 from .errors import (ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError,  # noqa: E402
                      SigaeError, TrainingError)
+from .registration import install as _register_keras_layers  # noqa: E402
+
+_register_keras_layers()  # sigae's layers are known to keras.models.load_model once Keras is imported
 
 _LAZY = {
     "SignalAutoencoder": "estimator", "load": "estimator",

@@ -198,7 +198,11 @@ def train_parser(prog="sigae-train"):
                         "TF_CONFIG (see README); the batch size is global (default auto)")
     p.add_argument("--mixed-precision", action="store_true",
                    help="compute in float16 with float32 weights and loss (for GPUs; slower on most CPUs)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty run folder")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep checkpoints/ (weights and optimizer state, 3x the model's size) after the run "
+                        "completes; by default they are deleted once the model is saved")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing, non-empty run folder (a failed run's folder is replaced without it)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.add_argument("--tensorboard", metavar="DIR",
                    help="also write per-epoch loss, validation loss, learning rate and the PCA baseline for "
@@ -264,8 +268,12 @@ def cmd_train(args):
         out = Path(args.out) if args.out else Path("runs") / Path(args.file[0]).stem
         if out.exists() and not out.is_dir():
             raise SigaeError(f"--out {out}: is a file, not a folder; choose another run folder")
+        from .estimator import is_failed_run
+
         if out.exists() and any(out.iterdir()) and not args.overwrite:
-            raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
+            if not is_failed_run(out):
+                raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
+            print(f"replacing the failed run in {out}")
         chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim}
         config = AutoencoderConfig.from_preset(args.preset, normalize=args.normalize, tied=args.tied,
@@ -283,7 +291,7 @@ def cmd_train(args):
                             validation_split=args.validation_split, verbose=verbose, patience=args.patience,
                             seed=args.seed, run_dir=out, overwrite=args.overwrite, should_stop=stop.install(),
                             source=provenance, strategy=args.strategy, mixed_precision=args.mixed_precision,
-                            tensorboard=args.tensorboard)
+                            tensorboard=args.tensorboard, keep_checkpoints=args.keep_checkpoints)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
         else:
@@ -312,7 +320,8 @@ def _train_one(args, file, config, out, stop, verbose):
                 x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                 verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
                 overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
-                strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard)
+                strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard,
+                keep_checkpoints=args.keep_checkpoints)
         except TrainingInterrupted as exc:
             return _interrupted(exc, out)
         if labels is not None:
@@ -393,6 +402,8 @@ def training_summary(metrics: dict) -> str:
     ae, pca = metrics["autoencoder"], metrics["pca"]
     lines = [f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s "
              f"(best epoch {metrics['best_epoch']}), {metrics['parameters']:,} parameters"]
+    if metrics.get("warning"):
+        lines.append(f"warning: {metrics['warning']}")
     if "val_mse" not in ae:
         lines.append(f"training MSE (normalized units): autoencoder {ae['train_mse']:.4g}, "
                      f"PCA-{pca['components']} {pca['train_mse']:.4g} (no validation split)")

@@ -67,7 +67,7 @@ class SignalAutoencoder:
         elif isinstance(config, dict):
             config = AutoencoderConfig.from_dict(config)
         self.config = config.with_updates(**overrides) if overrides else config
-        self.encoder = self.decoder = self.autoencoder = None
+        self._encoder = self._decoder = self._autoencoder = None
         self.normalizer = None
         self.history_ = None
         self.metrics_ = None
@@ -80,12 +80,34 @@ class SignalAutoencoder:
         self._val_sample = None
 
     # ------------------------------------------------------------------ building
+    @property
+    def autoencoder(self):
+        """The Keras model ``Model(x, decoder(encoder(x)))``, built on first access for ``config.input_length``
+        (untrained until :meth:`fit`), so ``SignalAutoencoder().autoencoder.summary()`` works before fitting."""
+        if self._autoencoder is None:
+            self.build()
+        return self._autoencoder
+
+    @property
+    def encoder(self):
+        """The encoder sub-model of :attr:`autoencoder`: signals ``(n, L, C)`` -> latent codes ``(n, latent_dim)``."""
+        if self._encoder is None:
+            self.build()
+        return self._encoder
+
+    @property
+    def decoder(self):
+        """The decoder sub-model of :attr:`autoencoder`: latent codes ``(n, latent_dim)`` -> signals ``(n, L, C)``."""
+        if self._decoder is None:
+            self.build()
+        return self._decoder
+
     def _set_models(self, autoencoder) -> None:
         from .network import link_ties, submodels
 
-        self.autoencoder = autoencoder
-        self.encoder, self.decoder = submodels(autoencoder)
-        link_ties(self.encoder, self.decoder)
+        self._autoencoder = autoencoder
+        self._encoder, self._decoder = submodels(autoencoder)
+        link_ties(self._encoder, self._decoder)
         self._predict_fns = {}
 
     def build(self) -> "SignalAutoencoder":
@@ -97,7 +119,7 @@ class SignalAutoencoder:
         return self
 
     def _check_ready(self):
-        if self.autoencoder is None or self.normalizer is None:
+        if self._autoencoder is None or self.normalizer is None:
             raise NotFittedError("SignalAutoencoder is not fitted yet; call fit(x) or SignalAutoencoder.load(dir)")
 
     def _check_shape(self, x: np.ndarray, name: str) -> None:
@@ -112,7 +134,7 @@ class SignalAutoencoder:
             threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
             should_stop=None, source: dict | None = None, strategy="default",
             mixed_precision: bool = False, callbacks=None, tensorboard=None,
-            validation_rows=None) -> "SignalAutoencoder":
+            validation_rows=None, keep_checkpoints: bool = False) -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
 
         The validation split is a random subset (seeded by *seed*), not the
@@ -145,6 +167,12 @@ class SignalAutoencoder:
         *validation_rows*: the rows to hold out for validation, instead of a
         random *validation_split* fraction (used for windows of recordings,
         where a random split would leak: :mod:`sigae.windowed`).
+
+        The resume checkpoints (``checkpoints/``: weights and Adam moments, three times the model's size) are
+        deleted once the run is complete unless *keep_checkpoints*. If the loss becomes NaN/Inf, the best
+        earlier epoch is kept with a warning when it beats a constant prediction; otherwise
+        :class:`sigae.training.TrainingFailed` is raised and ``run.json`` records ``"status": "failed"`` and
+        the reason (such a folder is replaced by the next :meth:`fit` into it without *overwrite*).
         """
         from .callbacks import fit_callbacks
 
@@ -179,7 +207,8 @@ class SignalAutoencoder:
             self.normalizer.fit(x[self.train_index_])
         self.training_ = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
                           "patience": patience, "seed": seed, "threshold_percentile": threshold_percentile,
-                          "n_signals": n, "source": source, "mixed_precision": bool(mixed_precision)}
+                          "n_signals": n, "source": source, "mixed_precision": bool(mixed_precision),
+                          "keep_checkpoints": bool(keep_checkpoints)}
         if run_dir is not None:
             self._write_setup(run_dir)
         try:
@@ -200,6 +229,9 @@ class SignalAutoencoder:
 
         callbacks = fit_callbacks(callbacks, tensorboard)
         run_dir = Path(run_dir)
+        if is_failed_run(run_dir):
+            raise RunFolderError(f"{run_dir}: cannot resume, resuming would repeat the failure; "
+                                 + failed_run_message(run_dir, run_state(run_dir)).split(": ", 1)[1])
         for name in ("config.json", "normalizer.json", "training.json", "split.npz", "checkpoints/last.npz"):
             if not (run_dir / name).is_file():
                 raise RunFolderError(f"{run_dir}: cannot resume, {name} is missing"
@@ -241,7 +273,7 @@ class SignalAutoencoder:
                tensorboard=None) -> "SignalAutoencoder":
         from . import fastpath
         from .fileutil import write_text
-        from .training import set_seed, train_autoencoder
+        from .training import TrainingFailed, TrainingInterrupted, set_seed, train_autoencoder
 
         t = self.training_
         set_seed(t["seed"])
@@ -265,15 +297,25 @@ class SignalAutoencoder:
             write_text(run_dir / "history.csv", history.to_csv())
 
         start = time.perf_counter()
-        self.history_ = train_autoencoder(
-            self.autoencoder, xn_train, xn_val, epochs=t["epochs"], batch_size=t["batch_size"],
-            learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule,
-            trim_fraction=self.config.trim_fraction, patience=t["patience"], restore_best=self.config.restore_best,
-            seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
-            checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
-            on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
-            forward=fastpath.training_call(self.encoder, self.decoder, self.config),
-            predict_forward=self._fast_call("autoencoder"), callbacks=callbacks)
+        try:
+            self.history_ = train_autoencoder(
+                self.autoencoder, xn_train, xn_val, epochs=t["epochs"], batch_size=t["batch_size"],
+                learning_rate=self.config.learning_rate, lr_schedule=self.config.lr_schedule,
+                trim_fraction=self.config.trim_fraction, patience=t["patience"],
+                restore_best=self.config.restore_best,
+                seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
+                checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
+                on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
+                forward=fastpath.training_call(self.encoder, self.decoder, self.config),
+                predict_forward=self._fast_call("autoencoder"), callbacks=callbacks)
+        except TrainingInterrupted as exc:
+            if run_dir is not None:
+                _write_run_state(run_dir, self.config, status="interrupted", epochs_done=exc.epochs_done)
+            raise
+        except TrainingFailed as exc:
+            if run_dir is not None:
+                _record_failure(run_dir, self.config, t, exc)
+            raise
         seconds = time.perf_counter() - start
 
         self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, xn_train, seconds)
@@ -285,8 +327,12 @@ class SignalAutoencoder:
             from .callbacks import write_pca_baseline
 
             write_pca_baseline(tensorboard, self.metrics_)
+        if self.history_.warning:
+            self.metrics_["warning"] = self.history_.warning
         if run_dir is not None:
             self._write_results(run_dir)
+            if not t.get("keep_checkpoints", False):
+                shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # a complete run needs none of it
         return self
 
     def _init_linear_path(self, xn_train) -> None:
@@ -488,8 +534,7 @@ class SignalAutoencoder:
                 np.savez(tmp, train=self.train_index_, val=self.val_index_)
         if getattr(self, "training_", None) is not None:
             write_json(folder / "training.json", self.training_)
-        write_json(folder / "run.json", {"complete": False, "sigae_version": __version__,
-                                         "config_hash": self.config.hash()})
+        _write_run_state(folder, self.config, status="training")
 
     def _write_results(self, folder: Path, figures: bool = True) -> None:
         """The trained model and its results, then the completion mark (last)."""
@@ -515,9 +560,9 @@ class SignalAutoencoder:
                                  title="Validation signals: original vs reconstruction")
         if self.windowing_ is not None:
             write_json(folder / "windowing.json", self.windowing_)
-        write_json(folder / "run.json", {"complete": True, "sigae_version": __version__,
-                                         "config_hash": self.config.hash(),
-                                         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        extra = {"warning": self.history_.warning} if self.history_ is not None and self.history_.warning else {}
+        _write_run_state(folder, self.config, status="complete", saved=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         **extra)
 
     @classmethod
     def load(cls, path) -> "SignalAutoencoder":
@@ -526,6 +571,8 @@ class SignalAutoencoder:
         if not path.is_dir():
             raise RunFolderError(f"{path}: not a run folder (no such directory)")
         state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
+        if state.get("status") == "failed":
+            raise RunFolderError(failed_run_message(path, state))
         if state.get("complete") is False:
             raise RunFolderError(f"{path}: the run is not complete (training interrupted?); "
                                  f"continue it with: sigae-train --resume {path}")
@@ -553,7 +600,7 @@ class SignalAutoencoder:
         return obj
 
     def __repr__(self):
-        state = "fitted" if self.autoencoder is not None and self.normalizer is not None else "unfitted"
+        state = "fitted" if self._autoencoder is not None and self.normalizer is not None else "unfitted"
         return f"SignalAutoencoder({state}, input_length={self.config.input_length}, " \
                f"latent_dim={self.config.latent_dim}, decoder={self.config.decoder!r}, tied={self.config.tied})"
 
@@ -614,11 +661,57 @@ def _prepare_run_dir(run_dir, overwrite: bool, strategy=None) -> Path:
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputExistsError(f"{run_dir}: exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not overwrite:
+        if not overwrite and not is_failed_run(run_dir):
             raise OutputExistsError(f"{run_dir}: run folder exists and is not empty; pass --overwrite to replace it")
         shutil.rmtree(run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def run_state(run_dir) -> dict:
+    """The contents of *run_dir*/run.json (``{}`` when absent or unreadable)."""
+    try:
+        return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def is_failed_run(run_dir) -> bool:
+    """Whether *run_dir* holds a run whose training failed (nothing in it is worth keeping)."""
+    return run_state(run_dir).get("status") == "failed"
+
+
+def failed_run_message(run_dir, state: dict) -> str:
+    """What users of a failed run folder are told: what failed, and the command that starts afresh."""
+    training = {}
+    try:
+        training = json.loads((Path(run_dir) / "training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    file = (training.get("source") or {}).get("file") or "FILE"
+    lr = state.get("learning_rate")
+    option = f" --learning-rate {1e-3 if lr > 1e-3 else lr / 10:g}" if isinstance(lr, (int, float)) else ""
+    return (f"{run_dir}: failed: {state.get('reason', 'training failed')}; {state.get('remedy', 'retrain it')}, "
+            f"e.g. sigae-train {file} --out {run_dir}{option} with the run's other options "
+            "(a failed run folder is replaced without --overwrite)")
+
+
+def _write_run_state(folder: Path, config: AutoencoderConfig, status: str, **extra) -> None:
+    """run.json: ``complete`` (true only for a finished run) and ``status`` (training, interrupted,
+    failed, complete), with details."""
+    from .fileutil import write_json
+
+    write_json(folder / "run.json", {"complete": status == "complete", "status": status,
+                                     "sigae_version": __version__, "config_hash": config.hash(), **extra})
+
+
+def _record_failure(run_dir: Path, config: AutoencoderConfig, training: dict, exc) -> None:
+    """Mark *run_dir* failed, with the reason; drop its checkpoints, since resuming would repeat the failure."""
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    _write_run_state(run_dir, config, status="failed", reason=exc.reason, remedy=exc.remedy,
+                     failed_at_epoch=exc.epoch, learning_rate=config.learning_rate)
+    exc.args = (f"{exc}; {run_dir}/run.json records the failure, and the next sigae-train --out {run_dir} "
+                "replaces the folder without --overwrite",)
 
 
 def _replace_dir(tmp: Path, path: Path) -> None:

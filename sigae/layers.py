@@ -38,7 +38,8 @@ class _TiedLayer(keras.layers.Layer):
         if self._link.layer is None:
             raise RunFolderError(
                 f"layer {self.name!r} is tied to {self.tied_to!r} but not linked; "
-                "load run folders with sigae.load()")
+                "load run folders with sigae.load() (model files of tied runs saved before sigae 0.1.0's "
+                "TiedAutoencoder do not link themselves in plain Keras)")
         return self._link.layer
 
     @property
@@ -107,3 +108,33 @@ class TiedConv1DTranspose(_TiedLayer):
 
 
 TIED_LAYERS = (TiedDense, TiedConv1DTranspose)
+
+
+def link_tied_layers(encoder, decoder) -> None:
+    """Point every tied layer of *decoder* at its twin in *encoder* (after building or loading)."""
+    for layer in decoder.layers:
+        if isinstance(layer, TIED_LAYERS):
+            try:
+                layer.tie(encoder.get_layer(layer.tied_to))
+            except ValueError:
+                raise RunFolderError(f"tied layer {layer.name!r} names {layer.tied_to!r}, which the encoder lacks") from None
+
+
+@keras.saving.register_keras_serializable(package="sigae")
+class TiedAutoencoder(keras.Model):
+    """``Model(x, decoder(encoder(x)))`` for a decoder with tied layers: the functional model, which links
+    the tied layers to their encoder twins whenever it is constructed.
+
+    Keras rebuilds a saved functional model by calling its class with the inputs and outputs, so the
+    tie is made both when sigae builds the model and when ``keras.models.load_model`` reads it (after
+    ``import sigae``, which registers this class); the loaded model computes what ``sigae.load`` gives.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        try:
+            encoder, decoder = self.get_layer("encoder"), self.get_layer("decoder")
+        except ValueError:
+            raise RunFolderError(f"model {self.name!r}: a tied autoencoder needs 'encoder' and 'decoder' "
+                                 "sub-models") from None
+        link_tied_layers(encoder, decoder)

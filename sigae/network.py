@@ -15,7 +15,7 @@ from keras import layers
 
 from .config import AutoencoderConfig
 from .errors import RunFolderError, SigaeError
-from .layers import TIED_LAYERS, TiedConv1DTranspose, TiedDense
+from .layers import TIED_LAYERS, TiedAutoencoder, TiedConv1DTranspose, TiedDense
 
 
 def _path_end(config: AutoencoderConfig):
@@ -111,7 +111,8 @@ def build_models(config: AutoencoderConfig) -> tuple[keras.Model, keras.Model, k
     decoder = build_mirror_decoder(config) if config.decoder == "mirror" else build_seed_decoder(config)
     link_ties(encoder, decoder)
     signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
-    autoencoder = keras.Model(signal, decoder(encoder(signal)), name="autoencoder")
+    model_class = TiedAutoencoder if config.tied else keras.Model  # a tied model links itself when loaded
+    autoencoder = model_class(signal, decoder(encoder(signal)), name="autoencoder")
     return encoder, decoder, autoencoder
 
 

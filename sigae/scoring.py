@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from .errors import ConfigError, DataError
 
@@ -97,6 +96,8 @@ def _binary_labels(labels, n: int) -> np.ndarray:
 def auroc(scores, labels) -> float:
     """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
     truth = _binary_labels(labels, len(scores))
+    from scipy.stats import rankdata  # here, not at import: scipy.stats takes 0.8 s to import
+
     ranks = rankdata(np.asarray(scores, dtype=np.float64))
     n_pos, n_neg = truth.sum(), (~truth).sum()
     return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
@@ -123,17 +124,16 @@ def detection_report(scores, labels, threshold: float) -> dict:
 
 
 class PCABaseline:
-    """PCA with k components fitted on (flattened) training signals, via SVD."""
+    """PCA with k components fitted on (flattened) training signals, through their covariance matrix."""
 
     def __init__(self, n_components: int):
         self.n_components = int(n_components)
 
     def fit(self, x):
-        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-        self.mean_ = flat.mean(axis=0)
-        _, _, vt = np.linalg.svd(flat - self.mean_, full_matrices=False)
-        self.components_ = vt[: self.n_components]
-        return self
+        """Fit on *x* ``(n, L, C)`` through the points x points covariance (as :meth:`fit_chunks`): the same
+        components as an SVD of the centred signals, up to sign and float64 rounding, at a tenth of the cost
+        for the sample data (1,600 x 501: an SVD took 1.6-4 s of CPU next to TensorFlow, eigh 0.1-0.2 s)."""
+        return self.fit_chunks([x])
 
     def fit_chunks(self, chunks):
         """:meth:`fit` on the concatenation of the blocks in *chunks*, through the covariance matrix

@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from .callbacks import loop_callbacks
 from .errors import ConfigError, RunFolderError, TrainingError
+from .preprocessing import SigaeWarning
 
 
 def set_seed(seed: int | None) -> None:
@@ -40,6 +42,9 @@ class History:
     seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    nonfinite_epoch: int | None = None
+    """The epoch whose loss became NaN/Inf (training stopped there and kept ``best_epoch``), if any."""
+    warning: str | None = None
 
     def as_state(self) -> dict:
         return asdict(self)
@@ -54,17 +59,23 @@ class History:
 
 def make_predict_fn(model, call=None):
     """A compiled inference call of *model* (no training-mode layers), through *call* (``x -> model(x)``,
-    e.g. a :mod:`sigae.fastpath` function) when given."""
+    e.g. a :mod:`sigae.fastpath` function) when given.
+
+    The function is traced once, here, for any number of signals (a concrete function of a
+    ``(None, L, C)`` signature), so calls with new batch sizes never retrace, and making one per model
+    (loading several run folders in one process) does not trip TensorFlow's "triggered tf.function
+    retracing" warning, which counts traces of the same Python code across instances.
+    """
     import tensorflow as tf
 
     spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
     call = call or (lambda x: model(x, training=False))
 
-    @tf.function(input_signature=[spec])
     def predict(x):
         return tf.cast(call(x), tf.float32)  # float16 under mixed precision
 
-    return predict
+    concrete = tf.function(predict).get_concrete_function(spec)
+    return lambda x: concrete(tf.convert_to_tensor(x, tf.float32))
 
 
 PREDICT_BATCH = 256
@@ -73,21 +84,60 @@ convolution's activations (501 x 256 floats per signal) stay near 130 MB instead
 FUSED_PREDICT_BATCH = 1024
 """The same when the first stage is fused (sigae.fastpath): its 501 x 256 activations are never stored, so 1024
 signals encode 15-20% faster than 256 on a CPU for about 250 MB more (streamed encode/score stay near 1.3 GB)."""
+SMALL_PREDICT_BATCH = 32
+"""Calls of at most this many signals are padded to it, not to the full inference batch."""
+
+
+def padded_size(m: int, batch_size: int) -> int:
+    """The batch shape a block of *m* <= *batch_size* signals is padded to: *batch_size*, or
+    :data:`SMALL_PREDICT_BATCH` for small blocks.
+
+    Compiled kernels (XLA's fused first stage above all) are specialised to the batch size, and compiling
+    one costs as much as encoding about a thousand signals; padding every block to one of two fixed sizes
+    means a model compiles at most twice, whatever the numbers of signals it is called with. Each signal
+    is computed independently (no layer mixes signals), so the padding rows change nothing but time.
+    """
+    small = min(SMALL_PREDICT_BATCH, batch_size)
+    return small if m <= small else batch_size
 
 
 def predict_batches(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-    """Apply compiled *fn* to float32 *x* in batches and stack the results."""
-    out = [fn(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
+    """Apply compiled *fn* to float32 *x* in batches of *batch_size* (the last one padded, see
+    :func:`padded_size`) and stack the results."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        m = len(xb)
+        size = padded_size(m, batch_size)
+        if size > m:
+            xb = np.concatenate([xb, np.zeros((size - m,) + xb.shape[1:], dtype=xb.dtype)])
+        out.append(fn(xb).numpy()[:m])
     return np.concatenate(out, axis=0) if out else np.zeros((0,), dtype=np.float32)
 
 
 def mse_per_batch(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> float:
-    """Mean squared reconstruction error of *x* under compiled autoencoder *fn*."""
+    """Mean squared reconstruction error of *x* under compiled autoencoder *fn* (the validation loss: the
+    same array every epoch, so its batch shapes are compiled once and need no padding)."""
     total = 0.0
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
         total += float(np.sum(np.square(fn(xb).numpy() - xb, dtype=np.float64)))
     return total / x.size
+
+
+def constant_mse(x) -> float:
+    """MSE of the best constant prediction of *x* (its variance over all values): the error a model must beat
+    to be of any use. *x* is an array or a streamed part with ``blocks()``; NaN/Inf values (what may have
+    broken the loss) are left out."""
+    blocks = [x] if isinstance(x, np.ndarray) else x.blocks()
+    count, total, squares = 0, 0.0, 0.0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float64)
+        block = block[np.isfinite(block)]
+        count += block.size
+        total += float(block.sum())
+        squares += float(np.square(block).sum())
+    return squares / count - (total / count) ** 2 if count else math.inf
 
 
 def _progress(verbose):
@@ -189,15 +239,102 @@ class TrainingInterrupted(Exception):
         self.epochs_done = epochs_done
 
 
-def _save_checkpoint(path: Path, autoencoder, optimizer, state: dict) -> None:
-    """Weights, optimizer state and loop state in one .npz, written atomically."""
+class TrainingFailed(TrainingError):
+    """The loss became NaN/Inf before any epoch did better than a constant: there is no model worth keeping.
+
+    ``reason`` says what happened, ``remedy`` what to change; resuming would repeat the failure."""
+
+    def __init__(self, reason: str, remedy: str, epoch: int):
+        super().__init__(f"training failed: {reason}; {remedy}")
+        self.reason, self.remedy, self.epoch = reason, remedy, epoch
+
+
+def _checkpoint_arrays(autoencoder, optimizer, state: dict) -> dict:
+    """Host copies of the weights, optimizer state and loop state (taken on the training thread)."""
+    arrays = {f"weight_{i:04d}": w for i, w in enumerate(autoencoder.get_weights())}
+    arrays.update({f"optimizer_{i:04d}": np.array(v) for i, v in enumerate(optimizer.variables)})
+    arrays["state"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
+    return arrays
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
     from .fileutil import atomic_path
 
-    arrays = {f"weight_{i:04d}": w for i, w in enumerate(autoencoder.get_weights())}
-    arrays.update({f"optimizer_{i:04d}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
-    arrays["state"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
     with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Make *target* the same file as *source* atomically: a hard link (no bytes written), else a copy."""
+    import os
+    import shutil
+
+    from .fileutil import atomic_path
+
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:  # file systems without hard links
+            shutil.copyfile(source, tmp)
+
+
+def _save_checkpoint(path: Path, autoencoder, optimizer, state: dict) -> None:
+    """Weights, optimizer state and loop state in one .npz, written atomically."""
+    _write_npz(path, _checkpoint_arrays(autoencoder, optimizer, state))
+
+
+CHECKPOINT_IN_BACKGROUND = True
+"""Write checkpoints on a background thread (True) or on the training thread (False: one write plus a hard
+link per epoch, no extra host copy alive during the next epoch; see docs/background/performance.md)."""
+
+
+class CheckpointWriter:
+    """Writes ``last.npz`` (and ``best.npz``) after an epoch, off the training thread.
+
+    The arrays are copied on the training thread (so the file holds exactly the epoch's end state) and
+    written by one background thread while the next epoch trains; a new checkpoint waits for the previous
+    one, so ``last.npz`` is never more than the epoch in progress behind, and :meth:`wait` (called before
+    training returns or raises) leaves it at the last completed epoch. Each file is written to a temporary
+    name and renamed, so a kill at any moment leaves the previous complete checkpoint. When the epoch is
+    also the best so far, ``best.npz`` becomes a hard link to the same file instead of a second copy of
+    ~180 MB (the seed model's weights and Adam moments).
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._thread = None
+        self._error = None
+
+    def submit(self, autoencoder, optimizer, state: dict, best: bool) -> None:
+        import threading
+
+        self.wait()  # first: never two host copies at once (the seed model's is 180 MB)
+        arrays = _checkpoint_arrays(autoencoder, optimizer, state)
+        if not CHECKPOINT_IN_BACKGROUND:
+            self._write(arrays, best)
+            return self.wait()
+        self._thread = threading.Thread(target=self._write, args=(arrays, best), name="sigae-checkpoint")
+        self._thread.start()
+
+    def _write(self, arrays: dict, best: bool) -> None:
+        try:
+            last = self.directory / "last.npz"
+            _write_npz(last, arrays)
+            arrays.clear()  # free the host copy as soon as it is on disk
+            if best:
+                _link_or_copy(last, self.directory / "best.npz")
+        except BaseException as exc:  # reported on the training thread by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        """Block until the checkpoint in flight is on disk; re-raise its error, if any."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise RunFolderError(f"{self.directory}: cannot write a checkpoint ({error})") from error
 
 
 def load_checkpoint(path: Path, autoencoder, optimizer=None) -> dict:
@@ -238,13 +375,21 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     a validation set, else training) has not improved for that many epochs, and
     the best weights are restored. With *restore_best*, the best epoch's weights are restored at the end
     whatever *patience* is, and the untrained model counts as epoch 0 (so a model that starts at a good
-    solution, such as the PCA-initialized linear path, never ends worse on the monitored loss). A NaN/Inf loss stops training at once with
-    the best weights restored and raises :class:`TrainingError`.
+    solution, such as the PCA-initialized linear path, never ends worse on the monitored loss).
+
+    A NaN/Inf loss (training, checked every step, or validation, every epoch)
+    stops training at once. If an earlier epoch did better than a constant
+    prediction (:func:`constant_mse` of the monitored signals), its weights are
+    restored, ``history.nonfinite_epoch`` and ``history.warning`` say what
+    happened and a :class:`~sigae.preprocessing.SigaeWarning` is issued;
+    otherwise :class:`TrainingFailed` is raised (no usable model; resuming
+    would repeat the failure).
 
     With *checkpoint_dir*, ``last.npz`` (weights, optimizer state, epoch,
-    history) is written after every epoch and ``best.npz`` whenever the
-    monitored loss improves; *resume* continues from ``last.npz`` exactly as
-    an uninterrupted run would.
+    history) is written after every epoch, by a background thread while the
+    next epoch trains (:class:`CheckpointWriter`), and ``best.npz`` (a hard
+    link to the same file) whenever the monitored loss improves; *resume*
+    continues from ``last.npz`` exactly as an uninterrupted run would.
 
     With *trim_fraction* > 0, the gradient of each batch comes from its
     best-reconstructed signals only: the worst ``trim_fraction`` of each batch
@@ -327,6 +472,17 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     history = History()
     best, best_weights, waited, first_epoch = math.inf, None, 0, 1
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    writer = CheckpointWriter(checkpoint_dir) if checkpoint_dir is not None else None
+    weights = autoencoder.weights
+
+    def snapshot():
+        # Device-side copies of the weights (no host round trip): TensorFlow copies a variable's buffer on
+        # its next update only while such a read of it is alive.
+        return [tf.identity(w.value) for w in weights]
+
+    def restore(values):
+        for w, value in zip(weights, values):
+            w.assign(value)
 
     if resume:
         state = load_checkpoint(checkpoint_dir / "last.npz", autoencoder, optimizer)
@@ -335,96 +491,116 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         for _ in range(0 if streamed else state["epoch"]):
             rng.permutation(n)  # replay the shuffles of the epochs already done
         if (checkpoint_dir / "best.npz").is_file():
-            current = autoencoder.get_weights()
+            current = snapshot()
             load_checkpoint(checkpoint_dir / "best.npz", autoencoder)
-            best_weights = autoencoder.get_weights()
-            autoencoder.set_weights(current)
+            best_weights = snapshot()
+            restore(current)
         if mode:
             log(f"resuming after epoch {state['epoch']} of {epochs}")
 
     if restore_best and not resume:
         initial = validation_loss()
         if initial is not None and math.isfinite(initial):
-            best, best_weights, history.best_epoch = initial, autoencoder.get_weights(), 0
+            best, best_weights, history.best_epoch = initial, snapshot(), 0
             if checkpoint_dir is not None:  # so that a resumed run can still restore epoch 0
-                _save_checkpoint(checkpoint_dir / "best.npz", autoencoder, optimizer,
-                                 {"epoch": 0, "best": best, "waited": 0, "history": history.as_state()})
+                _write_npz(checkpoint_dir / "best.npz", _checkpoint_arrays(
+                    autoencoder, optimizer, {"epoch": 0, "best": best, "waited": 0, "history": history.as_state()}))
     hooks = loop_callbacks(callbacks, autoencoder, optimizer, epochs=epochs, steps=steps, verbose=mode)
 
-    def stop_for_nan(epoch):
-        if best_weights is not None:
-            autoencoder.set_weights(best_weights)
-        hooks.train_end()
-        kept = (f"the weights of epoch {history.best_epoch} (loss {best:.6g}) were kept"
-                if best_weights is not None else "no epoch finished with a finite loss")
-        raise TrainingError(f"training: the loss became NaN/Inf at epoch {epoch}; {kept}; "
-                            "try a lower --learning-rate or check the input for extreme values")
+    class NonFinite(Exception):
+        def __init__(self, epoch, which):
+            self.epoch, self.which = epoch, which
+
+    def stop_for_nonfinite(epoch, which):
+        """Keep the best epoch if it beats a constant prediction (warning), else fail: nothing is usable."""
+        monitored_name = "validation loss" if x_val is not None and len(x_val) else "training loss"
+        baseline = constant_mse(x_val if x_val is not None and len(x_val) else x_train)
+        if best_weights is not None and best < baseline:
+            restore(best_weights)
+            history.nonfinite_epoch = epoch
+            history.warning = (f"the {which} loss became NaN/Inf at epoch {epoch}; training stopped there and the "
+                               f"model keeps the weights of epoch {history.best_epoch} ({monitored_name} {best:.6g}); "
+                               f"a lower --learning-rate (this run: {learning_rate:g}) may train further")
+            warnings.warn(history.warning, SigaeWarning, stacklevel=3)
+            return
+        if best_weights is None:
+            reason = f"the {which} loss became NaN/Inf at epoch {epoch}, before any epoch finished with a finite loss"
+        else:
+            reason = (f"the {which} loss became NaN/Inf at epoch {epoch}, and no earlier epoch did better than a "
+                      f"constant prediction (best: epoch {history.best_epoch}, {monitored_name} {best:.6g}, "
+                      f"constant {baseline:.6g})")
+        raise TrainingFailed(reason, f"retrain with a lower --learning-rate (this run: {learning_rate:g}) or check "
+                                     "the input for extreme values", epoch)
 
     hooks.train_begin()
-    for epoch in range(first_epoch, epochs + 1):
-        if history.stopped_early:
-            break
-        hooks.epoch_begin(epoch)
-        start = time.perf_counter()
-        bar = keras.utils.Progbar(steps, stateful_metrics=["loss", "val_loss"]) if mode == 1 else None
-        if bar is not None:
-            log(f"Epoch {epoch}/{epochs}")
-        total = 0.0
-        batches = epoch_batches(epoch, rng)
-        for step in range(steps):
-            global_n = min(batch_size, n - step * batch_size)
-            hooks.batch_begin(step)
-            loss = float(train_step(next(batches), tf.constant(global_n, tf.float32)))
-            stop = hooks.batch_end(step, (total + loss * global_n) / min(n, (step + 1) * batch_size))
-            if not math.isfinite(loss):
-                stop_for_nan(epoch)
-            total += loss * global_n
-            if bar is not None:
-                bar.update(step + 1, [("loss", total / min(n, (step + 1) * batch_size))], finalize=False)
-            if should_stop is not None and should_stop():
-                hooks.train_end()
-                raise TrainingInterrupted(epoch - 1)
-            if stop:  # a callback set model.stop_training
-                history.stopped_early = True
+    try:
+        for epoch in range(first_epoch, epochs + 1):
+            if history.stopped_early:
                 break
-        train_loss = total / min(n, (step + 1) * batch_size)  # n unless a callback stopped the epoch
-        val_loss = validation_loss()
-        history.loss.append(train_loss)
-        if val_loss is not None:
-            history.val_loss.append(val_loss)
-        history.seconds.append(time.perf_counter() - start)
-        monitored = train_loss if val_loss is None else val_loss
+            hooks.epoch_begin(epoch)
+            start = time.perf_counter()
+            bar = keras.utils.Progbar(steps, stateful_metrics=["loss", "val_loss"]) if mode == 1 else None
+            if bar is not None:
+                log(f"Epoch {epoch}/{epochs}")
+            total = 0.0
+            batches = epoch_batches(epoch, rng)
+            for step in range(steps):
+                global_n = min(batch_size, n - step * batch_size)
+                hooks.batch_begin(step)
+                loss = float(train_step(next(batches), tf.constant(global_n, tf.float32)))
+                stop = hooks.batch_end(step, (total + loss * global_n) / min(n, (step + 1) * batch_size))
+                if not math.isfinite(loss):
+                    raise NonFinite(epoch, "training")
+                total += loss * global_n
+                if bar is not None:
+                    bar.update(step + 1, [("loss", total / min(n, (step + 1) * batch_size))], finalize=False)
+                if should_stop is not None and should_stop():
+                    raise TrainingInterrupted(epoch - 1)
+                if stop:  # a callback set model.stop_training
+                    history.stopped_early = True
+                    break
+            train_loss = total / min(n, (step + 1) * batch_size)  # n unless a callback stopped the epoch
+            val_loss = validation_loss()
+            if val_loss is not None and not math.isfinite(val_loss):
+                raise NonFinite(epoch, "validation")
+            history.loss.append(train_loss)
+            if val_loss is not None:
+                history.val_loss.append(val_loss)
+            history.seconds.append(time.perf_counter() - start)
+            monitored = train_loss if val_loss is None else val_loss
 
-        if bar is not None:
-            bar.update(steps, [("loss", train_loss)] + ([("val_loss", val_loss)] if val_loss is not None else []),
-                       finalize=True)
-        elif mode == 2:
-            val_text = "" if val_loss is None else f" - val_loss {val_loss:.6g}"
-            log(f"epoch {epoch}/{epochs} - loss {train_loss:.6g}{val_text} - {history.seconds[-1]:.1f}s")
+            if bar is not None:
+                bar.update(steps, [("loss", train_loss)] + ([("val_loss", val_loss)] if val_loss is not None else []),
+                           finalize=True)
+            elif mode == 2:
+                val_text = "" if val_loss is None else f" - val_loss {val_loss:.6g}"
+                log(f"epoch {epoch}/{epochs} - loss {train_loss:.6g}{val_text} - {history.seconds[-1]:.1f}s")
 
-        if not math.isfinite(monitored):
-            stop_for_nan(epoch)
-        improved = monitored < best
-        if improved:
-            best, waited, history.best_epoch = monitored, 0, epoch
-            best_weights = autoencoder.get_weights()
-        else:
-            waited += 1
-            if patience is not None and waited >= patience:
-                history.stopped_early = True
-                if mode:
-                    log(f"early stopping at epoch {epoch}: no improvement for {patience} epochs; "
-                        f"restoring the weights of epoch {history.best_epoch}")
-        if hooks.epoch_end(epoch, train_loss, val_loss):
-            history.stopped_early = True
-        if checkpoint_dir is not None:
-            state = {"epoch": epoch, "best": best, "waited": waited, "history": history.as_state()}
+            improved = monitored < best
             if improved:
-                _save_checkpoint(checkpoint_dir / "best.npz", autoencoder, optimizer, state)
-            _save_checkpoint(checkpoint_dir / "last.npz", autoencoder, optimizer, state)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
+                best, waited, history.best_epoch = monitored, 0, epoch
+                best_weights = snapshot()
+            else:
+                waited += 1
+                if patience is not None and waited >= patience:
+                    history.stopped_early = True
+                    if mode:
+                        log(f"early stopping at epoch {epoch}: no improvement for {patience} epochs; "
+                            f"restoring the weights of epoch {history.best_epoch}")
+            if hooks.epoch_end(epoch, train_loss, val_loss):
+                history.stopped_early = True
+            if writer is not None:
+                state = {"epoch": epoch, "best": best, "waited": waited, "history": history.as_state()}
+                writer.submit(autoencoder, optimizer, state, best=improved)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+    except NonFinite as stop:
+        stop_for_nonfinite(stop.epoch, stop.which)
+        return history
+    finally:
+        if writer is not None:
+            writer.wait()
+        hooks.train_end()
     if (patience is not None or restore_best) and best_weights is not None:
-        autoencoder.set_weights(best_weights)
-    hooks.train_end()
+        restore(best_weights)
     return history

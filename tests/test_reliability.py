@@ -69,6 +69,7 @@ def test_interrupted_run_resumes(tmp_path, data_file, uninterrupted, sig):
         pytest.skip("training finished before the signal arrived")
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and f"sigae-train --resume {run}" in err
+        assert state["status"] == "interrupted"
     with pytest.raises(RunFolderError, match="--resume"):
         sigae.load(run)
     resumed = _cli("train", "--resume", run, "--quiet")
@@ -107,26 +108,30 @@ def test_atomic_output_is_never_truncated(tmp_path):
 
 
 def test_nan_loss_stops_at_once_and_keeps_best(tmp_path, tiny_config):
-    """Inject a NaN into a weight after epoch 1: epoch 2's first step must stop training."""
+    """Inject a NaN into a weight after epoch 3: epoch 4's first step must stop training, keep the best epoch
+    (it beats a constant prediction) with a warning, and leave its checkpoint on disk."""
+    from sigae.preprocessing import SigaeWarning
     from sigae.network import build_models
     from sigae.training import load_checkpoint, train_autoencoder
 
     _, _, autoencoder = build_models(tiny_config)
     x = (make_signals(n=32)[:, :, None] - 3.0).astype("float32")
-    snapshot = {}
+    snapshots = {}
 
     def poison(epoch, history):
-        snapshot["weights"] = autoencoder.get_weights()
-        kernel = autoencoder.get_layer("encoder").get_layer("encoder_dense").kernel
-        kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+        snapshots[epoch] = autoencoder.get_weights()
+        if epoch == 3:
+            kernel = autoencoder.get_layer("encoder").get_layer("encoder_dense").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
 
-    with pytest.raises(TrainingError, match="NaN/Inf at epoch 2.*weights of epoch 1"):
-        train_autoencoder(autoencoder, x, None, epochs=5, batch_size=8, learning_rate=1e-3, verbose=0,
-                          checkpoint_dir=tmp_path, on_epoch_end=poison)
-    for restored, kept in zip(autoencoder.get_weights(), snapshot["weights"]):
+    with pytest.warns(SigaeWarning, match="training loss became NaN/Inf at epoch 4.*weights of epoch 3"):
+        history = train_autoencoder(autoencoder, x, None, epochs=6, batch_size=8, learning_rate=1e-2, verbose=0,
+                                    checkpoint_dir=tmp_path, on_epoch_end=poison)
+    assert history.best_epoch == 3 and history.nonfinite_epoch == 4 and len(history.loss) == 3
+    for restored, kept in zip(autoencoder.get_weights(), snapshots[3]):
         assert np.array_equal(restored, kept)
     state = load_checkpoint(tmp_path / "best.npz", autoencoder)
-    assert state["epoch"] == 1 and all(np.isfinite(w).all() for w in autoencoder.get_weights())
+    assert state["epoch"] == 3 and all(np.isfinite(w).all() for w in autoencoder.get_weights())
 
 
 @pytest.mark.parametrize("scale", [1e-30, 1e30])

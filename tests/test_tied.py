@@ -117,3 +117,63 @@ def test_mirror_variants_parity_and_save_load(tmp_path, decoder, tied):
     assert np.array_equal(loaded.reconstruct(x), model.reconstruct(x))
     xn = loaded.normalizer.transform(x)[:, :, None].astype("float32")
     assert np.array_equal(loaded.decoder(loaded.encoder(xn)).numpy(), loaded.autoencoder(xn).numpy())
+
+
+PLAIN_KERAS = """
+import sys
+{imports}
+import numpy as np
+assert {lazy}
+model = keras.models.load_model(sys.argv[1])
+x = np.load(sys.argv[2])
+np.save(sys.argv[3], model.predict(x, verbose=0))
+print(type(model).__name__)
+"""
+
+
+@pytest.fixture(scope="module")
+def tied_run(tmp_path_factory):
+    x = make_signals(n=24, seed=4)
+    run = tmp_path_factory.mktemp("tied") / "run"
+    SignalAutoencoder(input_length=64, decoder="mirror", tied=True, **TINY).fit(
+        x, epochs=2, batch_size=8, verbose=0, seed=0).save(run)
+    return run, x
+
+
+@pytest.mark.parametrize("imports,lazy", [
+    # sigae first (the field report's order): importing sigae must not import Keras or TensorFlow itself.
+    ("import sigae", "'keras' not in sys.modules and 'tensorflow' not in sys.modules\nimport keras"),
+    ("import keras\nimport sigae", "True"),
+])
+def test_tied_model_loads_and_computes_the_same_in_plain_keras(tmp_path, tied_run, imports, lazy):
+    """Field report: after `import sigae`, keras.models.load_model of a tied run failed (class not found), and
+    with `import sigae.layers` it loaded but was not linked."""
+    import shutil
+    import subprocess
+    import sys
+
+    run, x = tied_run
+    shutil.copytree(run, tmp_path / "run")
+    xn = sigae.load(tmp_path / "run").normalizer.transform(x)[:, :, None].astype("float32")
+    np.save(tmp_path / "x.npy", xn)
+    script = PLAIN_KERAS.format(imports=imports, lazy=lazy)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run" / "model.keras"), str(tmp_path / "x.npy"),
+                           str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "TiedAutoencoder"
+    expected = sigae.load(tmp_path / "run").autoencoder.predict(xn, verbose=0)
+    # Same weights, same layers, same batch: the same float32 arithmetic.
+    assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
+
+
+def test_tied_model_loaded_by_keras_keeps_the_tie_when_trained(tied_run):
+    model = keras.models.load_model(tied_run[0] / "model.keras")
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    _train_steps(model, make_signals(n=16)[:, :, None].astype("float32") - 3.0)
+    _assert_tied(encoder, decoder)
+
+
+def test_untied_models_stay_plain_keras_models(tiny_config):
+    _, _, autoencoder = build_models(tiny_config.with_updates(decoder="mirror"))
+    assert type(autoencoder).__name__ == "Functional"
