@@ -654,3 +654,8 @@ main_score, main_plot, main_info = _entry("score"), _entry("plot"), _entry("info
 
 def main_umbrella():
     sys.exit(main())
+
+
+def build_parsers() -> dict:
+    """``{command: argparse parser}`` for every ``sigae-<command>`` (the docs' CLI reference is generated from it)."""
+    return {name: make_parser(f"sigae-{name}") for name, (make_parser, _) in COMMANDS.items()}
