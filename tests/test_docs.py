@@ -7,20 +7,21 @@
 2. Every ```python block and every shell command (```bash / ```sh / ```console,
    where only ``$ `` lines are commands) in README.md and docs/**/*.md runs, in
    page order, in a fresh copy of the project (one workspace per page; Python
-   blocks of a page share one namespace, like a notebook). A block is not run
+   blocks of a page share one namespace, like a notebook), on the real sample data
+   (``sample_data/signals.mat``, 2000 x 501), so examples may assert its shapes. A block is not run
    only when marked, and each skip is counted and must give a reason:
 
    - ``<!-- skip-example: REASON -->`` on the line(s) just above the fence, or
    - a fence titled ``not run`` (```bash title="not run"), shown as such on the site.
 
    ``<!-- expect-exit: N -->`` above a shell block: every command in it must exit with N
-   (error examples). Blocks in other languages (```text, ```json, no language) are output, not run.
+   (error examples). ``<!-- requires: onnxruntime, tensorboard -->`` above a block: it runs only where
+   those modules are importable (optional extras; CI installs every extra, so it runs there). Blocks in other languages (```text, ```json, no language) are output, not run.
 
 Substitutions, so that a page runs in seconds (the text of the page is not changed otherwise):
 
 | in the page | when run |
 |---|---|
-| ``sample_data/signals.mat`` | a small file of the same kind, same variables: ``scripts/make_sample_data.py --n 200`` |
 | ``--epochs N`` / ``epochs=N`` | ``--epochs 1`` / ``epochs=1`` |
 | ``sigae-train`` / ``sigae train`` without ``--epochs`` or ``--resume`` | ``--epochs 1`` appended |
 | ``pip install ...``, ``pytest ...``, ``mkdocs ...`` | not run: that is how this test itself is run (CI runs all three) |
@@ -34,6 +35,7 @@ command); anything else runs in ``bash`` with this interpreter first on PATH.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import io
 import os
@@ -56,7 +58,6 @@ DOCS = ROOT / "docs"
 SHARED = ROOT.parent / "shared"
 PYTHON_LANGS = {"python", "py", "pycon"}
 SHELL_LANGS = {"bash", "sh", "shell", "console"}
-TINY_SIGNALS = 200  # signals in the stand-in for sample_data/signals.mat
 COMMAND_TIMEOUT = 300
 
 
@@ -190,6 +191,7 @@ class Block:
     code: str
     skip: str | None = None
     expect_exit: int = 0
+    requires: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
     @property
@@ -198,7 +200,7 @@ class Block:
 
 
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
-MARKER = re.compile(r"^\s*<!--\s*(?P<key>skip-example|expect-exit)\s*:?\s*(?P<value>.*?)\s*-->\s*$")
+MARKER = re.compile(r"^\s*<!--\s*(?P<key>skip-example|expect-exit|requires)\s*:?\s*(?P<value>.*?)\s*-->\s*$")
 
 
 def doc_files() -> list[Path]:
@@ -227,6 +229,8 @@ def extract_blocks(path: Path) -> list[Block]:
             marker = MARKER.match(lines[k])
             if marker and marker["key"] == "skip-example":
                 block.skip = marker["value"]
+            elif marker and marker["key"] == "requires":
+                block.requires += re.split(r"[\s,]+", marker["value"].strip())
             elif marker:
                 block.expect_exit = int(marker["value"])
             k -= 1
@@ -299,18 +303,17 @@ def shell_text(command: str) -> str:
 
 # ---------------------------------------------------------------------------- running
 class Page:
-    """One page's workspace: a copy of the project's scripts, tiny sample data, shared Python namespace."""
+    """One page's workspace: a copy of the project's scripts and sample data, one Python namespace."""
 
     def __init__(self, tmp: Path):
         self.cwd = tmp / "sigae"
         self.cwd.mkdir()
-        shutil.copytree(ROOT / "scripts", self.cwd / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+        for folder in ("scripts", "sample_data"):
+            shutil.copytree(ROOT / folder, self.cwd / folder, ignore=shutil.ignore_patterns("__pycache__"))
         if SHARED.is_dir():
             (tmp / "shared").symlink_to(SHARED, target_is_directory=True)
         self.namespace = {"__name__": "__main__"}
         self.log = io.StringIO()
-        with contextlib.redirect_stdout(self.log):
-            _make_sample_data(self.cwd / "sample_data" / "signals.mat")
 
     def run_python(self, block: Block) -> None:
         code = compile(python_code(block.code), block.where, "exec")
@@ -338,7 +341,7 @@ class Page:
         if simple and argv[0] == "cd":
             self.cwd = (self.cwd / argv[1]).resolve()
             return 0
-        if simple and (argv[0] == "sigae" or argv[0].startswith("sigae-")):
+        if simple and _in_process(argv):
             return self._run_sigae(argv)
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -350,7 +353,8 @@ class Page:
     def _run_sigae(self, argv: list[str]) -> int:
         from sigae import cli
 
-        name, args = (argv[1], argv[2:]) if argv[0] == "sigae" and len(argv) > 1 else (argv[0][6:], argv[1:])
+        umbrella = argv[0] == "sigae"
+        name, args = (argv[1], argv[2:]) if umbrella and len(argv) > 1 else (argv[0][len("sigae-"):], argv[1:])
         if name == "train":
             args = train_argv(args)
         handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -359,7 +363,7 @@ class Page:
         try:
             with _chdir(self.cwd), contextlib.redirect_stdout(self.log), contextlib.redirect_stderr(self.log):
                 try:
-                    return cli.run(name, args) if name in cli.COMMANDS else cli.main(argv[1:])
+                    return cli.run(name, args) if name in cli.COMMANDS else cli.main(argv[1:])  # sigae --help
                 except SystemExit as exc:
                     return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         finally:
@@ -368,11 +372,13 @@ class Page:
             warnings.showwarning = shown
 
 
-def _make_sample_data(path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("sigae_make_sample_data", ROOT / "scripts" / "make_sample_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(["--out", str(path), "--n", str(TINY_SIGNALS)])
+def _in_process(argv: list[str]) -> bool:
+    """``sigae-<command>`` / ``sigae <command>`` of ``sigae.cli.COMMANDS`` (others run as real processes)."""
+    from sigae import cli
+
+    if argv[0] == "sigae":
+        return len(argv) == 1 or argv[1] in cli.COMMANDS or argv[1].startswith("-")
+    return argv[0].startswith("sigae-") and argv[0][len("sigae-"):] in cli.COMMANDS
 
 
 @contextlib.contextmanager
@@ -390,8 +396,10 @@ def _close_figures():
         sys.modules["matplotlib.pyplot"].close("all")
 
 
-def _needs_shared(block: Block) -> bool:
-    return "../shared" in block.code and not SHARED.is_dir()
+def _missing(block: Block) -> list[str]:
+    """What this machine lacks for the block: ../shared, or modules named by ``<!-- requires: ... -->``."""
+    missing = ["../shared"] if "../shared" in block.code and not SHARED.is_dir() else []
+    return missing + [m for m in block.requires if m and importlib.util.find_spec(m) is None]
 
 
 PAGES = [f for f in doc_files() if any(runnable(b) for b in extract_blocks(f))]
@@ -400,13 +408,17 @@ PAGES = [f for f in doc_files() if any(runnable(b) for b in extract_blocks(f))]
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_examples_run(page, tmp_path):
     blocks = [b for b in extract_blocks(page) if runnable(b)]
-    todo = [b for b in blocks if b.skip is None and not _needs_shared(b)]
+    todo = [b for b in blocks if b.skip is None and not _missing(b)]
+    for b in blocks:
+        if b.skip is None and _missing(b):
+            print(f"{b.where}: not run here, needs {', '.join(_missing(b))}")
     if not todo:
         pytest.skip(f"{page.relative_to(ROOT)}: every example is marked not to run")
     os.environ.setdefault("MPLBACKEND", "Agg")
     workspace = Page(tmp_path)
-    start = time.perf_counter()
+    start, timings = time.perf_counter(), []
     for block in todo:
+        block_start = time.perf_counter()
         if block.lang in PYTHON_LANGS:
             try:
                 workspace.run_python(block)
@@ -415,8 +427,15 @@ def test_examples_run(page, tmp_path):
                                      + workspace.log.getvalue()[-4000:]) from exc
         else:
             for command in block.commands:
+                command_start = time.perf_counter()
                 workspace.run_shell(block, command)
-    print(f"{page.relative_to(ROOT)}: {len(todo)} block(s) in {time.perf_counter() - start:.1f} s")
+                timings.append((time.perf_counter() - command_start, f"{block.where} $ {command[:60]}"))
+            continue
+        timings.append((time.perf_counter() - block_start, f"{block.where} (python)"))
+    workspace.namespace.clear()  # the page's models and arrays, before the next page
+    gc.collect()
+    print(f"{page.relative_to(ROOT)}: {len(todo)} block(s) in {time.perf_counter() - start:.1f} s; slowest: "
+          + ", ".join(f"{where} {seconds:.1f} s" for seconds, where in sorted(timings, reverse=True)[:3]))
 
 
 def test_every_skipped_example_says_why():
@@ -434,7 +453,7 @@ def test_extraction_finds_commands_markers_and_substitutes(tmp_path):
         "```console", "$ sigae-train data.mat --epochs 50 \\", "    --seed 0", "trained 50 epochs", "```",
         "<!-- skip-example: needs two machines -->", "```bash", "# a comment", "sigae-train x.mat", "```",
         "<!-- expect-exit: 2 -->", "", "```bash", "sigae-info nowhere", "```",
-        "```python", "model.fit(x, epochs=300)", "```", '```bash title="not run"', "ls", "```", "```text", "$ no", "```",
+        "<!-- requires: no_such_module_here -->", "```python", "model.fit(x, epochs=300)", "```", '```bash title="not run"', "ls", "```", "```text", "$ no", "```",
     ]), encoding="utf-8")
     blocks = extract_blocks(page)
     assert [b.lang for b in blocks] == ["console", "bash", "bash", "python", "bash", "text"]
@@ -442,6 +461,7 @@ def test_extraction_finds_commands_markers_and_substitutes(tmp_path):
     assert blocks[1].skip == "needs two machines" and blocks[1].commands == ["sigae-train x.mat"]
     assert blocks[2].expect_exit == 2 and blocks[2].skip is None
     assert python_code(blocks[3].code) == "model.fit(x, epochs=1)"
+    assert blocks[3].requires == ["no_such_module_here"] and _missing(blocks[3]) == ["no_such_module_here"]
     assert blocks[4].skip == "titled 'not run'"
     assert train_argv(["d.mat", "--epochs", "50"]) == ["d.mat", "--epochs", "1"]
     assert train_argv(["d.mat"]) == ["d.mat", "--epochs=1"]
