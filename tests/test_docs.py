@@ -25,6 +25,7 @@ Substitutions, so that a page runs in seconds (the text of the page is not chang
 | ``--epochs N`` / ``epochs=N`` | ``--epochs 1`` / ``epochs=1`` |
 | ``sigae-train`` / ``sigae train`` without ``--epochs`` or ``--resume`` | ``--epochs 1`` appended |
 | ``pip install ...``, ``pytest ...``, ``mkdocs ...`` | not run: that is how this test itself is run (CI runs all three) |
+| ``tensorboard --logdir ...`` | not run: a web server the reader opens in a browser |
 | ``../shared/data`` (real datasets next to the project) | a link to the real folder; the block is skipped when it is absent |
 
 ``sigae``/``sigae-*`` commands without shell operators run in this process through
@@ -276,7 +277,8 @@ def runnable(block: Block) -> bool:
 
 
 # ---------------------------------------------------------------------------- substitutions
-NOT_RUN = ("pip ", "pip3 ", "python -m pip ", "pytest", "python -m pytest", "mkdocs ", "python -m mkdocs ")
+NOT_RUN = ("pip ", "pip3 ", "python -m pip ", "pytest", "python -m pytest", "mkdocs ", "python -m mkdocs ",
+           "tensorboard ")
 
 
 def python_code(code: str) -> str:
