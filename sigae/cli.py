@@ -195,7 +195,7 @@ def train_parser(prog="sigae-train"):
                    help="stop when validation loss has not improved for this many epochs; keep the best weights")
     p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"), default="auto",
                    help="tf.distribute strategy: auto uses all GPUs when there are several; multiworker reads "
-                        "TF_CONFIG (see README); the batch size is global (default auto)")
+                        "TF_CONFIG (see docs/guides/distributed.md); the batch size is global (default auto)")
     p.add_argument("--mixed-precision", action="store_true",
                    help="compute in float16 with float32 weights and loss (for GPUs; slower on most CPUs)")
     p.add_argument("--keep-checkpoints", action="store_true",
@@ -911,3 +911,8 @@ main_export = _entry("export")
 
 def main_umbrella():
     sys.exit(main())
+
+
+def build_parsers() -> dict:
+    """``{command: argparse parser}`` for every ``sigae-<command>`` (the docs' CLI reference is generated from it)."""
+    return {name: make_parser(f"sigae-{name}") for name, (make_parser, _) in COMMANDS.items()}

@@ -29,7 +29,15 @@ def _save(fig, path) -> Path:
 
 
 def plot_loss(history, path, title: str = "Training loss") -> Path:
-    """Training and validation MSE per epoch (log scale)."""
+    """Training and validation MSE per epoch (normalized units, log scale), the best epoch marked.
+
+    Args:
+        history: a ``sigae.training.History`` (``model.history_``): ``loss``, ``val_loss``, ``best_epoch``.
+        path: the PNG file to write (atomically).
+
+    Returns:
+        *path* as a ``Path``.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     epochs = np.arange(1, len(history.loss) + 1)
@@ -51,10 +59,17 @@ def plot_loss(history, path, title: str = "Training loss") -> Path:
 
 def plot_reconstructions(original, reconstruction, path, labels=None, title="Reconstructions",
                          units: str = "original units") -> Path:
-    """One row per signal: original and reconstruction overlaid, error below.
+    """One row per signal: original and reconstruction overlaid, and their difference beside.
 
-    *original*, *reconstruction*: (k, L) or (k, L, C) arrays (first channel shown);
-    *labels*: one caption per row.
+    Args:
+        original: ``(k, L)`` or ``(k, L, C)`` signals (the first channel is shown), in *units*.
+        reconstruction: their reconstructions, same shape and units.
+        path: the PNG file to write (atomically).
+        labels: one caption per row (default ``signal 1``, ...).
+        units: the y-axis label (``model.reconstruct`` returns original units).
+
+    Returns:
+        *path* as a ``Path``.
     """
     plt = _pyplot()
     original = np.asarray(original)
@@ -84,7 +99,18 @@ def plot_reconstructions(original, reconstruction, path, labels=None, title="Rec
 
 
 def plot_scores(scores, threshold, path, labels=None, metric="mse") -> Path:
-    """Histogram of anomaly scores with the threshold; labelled data coloured."""
+    """Histogram of anomaly scores with the threshold dashed; labelled data coloured.
+
+    Args:
+        scores: ``(n,)`` reconstruction errors (normalized units); a log10 axis when they span over 100x.
+        threshold: the threshold, same units.
+        path: the PNG file to write (atomically).
+        labels: optional ``(n,)`` labels, 0 normal and nonzero anomalous.
+        metric: ``"mse"`` or ``"mae"``, for the axis label.
+
+    Returns:
+        *path* as a ``Path``.
+    """
     plt = _pyplot()
     scores = np.asarray(scores, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
@@ -111,7 +137,18 @@ def plot_scores(scores, threshold, path, labels=None, metric="mse") -> Path:
 
 
 def plot_latent(latent, path, color=None, color_label="score", categorical=False) -> Path:
-    """2-D PCA projection of the latent codes, coloured by score or label."""
+    """2-D PCA projection of the latent codes, coloured by score or label.
+
+    Args:
+        latent: ``(n, latent_dim)`` latent codes (``model.encode(x)``).
+        path: the PNG file to write (atomically).
+        color: optional ``(n,)`` values: a colour scale, or with *categorical* one colour per value
+            (0/1 values are drawn as normal/anomalous).
+        color_label: the name of *color* in the legend or colour bar.
+
+    Returns:
+        *path* as a ``Path``.
+    """
     plt = _pyplot()
     latent = np.asarray(latent, dtype=np.float64)
     centered = latent - latent.mean(axis=0)

@@ -96,15 +96,26 @@ class _Normalizer:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(x) first")
 
     def fit_transform(self, x):
+        """``fit(x).transform(x)``: the training signals, normalized."""
         return self.fit(x).transform(x)
 
     def to_dict(self) -> dict:
+        """The kind and fitted statistics as JSON-safe lists (what ``normalizer.json`` holds).
+
+        Raises:
+            NotFittedError: before :meth:`fit`.
+        """
         self._check_fitted()
         state = {name: np.asarray(getattr(self, name)).tolist() for name in self._state}
         return {"kind": self.kind, **state}
 
     @classmethod
     def from_dict(cls, data: dict):
+        """A fitted normalizer from :meth:`to_dict`'s output.
+
+        Raises:
+            ConfigError: a statistic of this kind is missing from *data*.
+        """
         obj = cls()
         for name in cls._state:
             if name not in data:
@@ -121,13 +132,22 @@ class _Normalizer:
 
 
 class GlobalStandardizer(_Normalizer):
-    """One mean and one standard deviation per channel over the whole training set (the seed's choice)."""
+    """One mean and one standard deviation per channel over the whole training set (the seed's choice).
+
+    ``(x - mean_) / scale_`` with ``mean_`` and ``scale_`` of shape ``(C,)``, computed over all signals and
+    points of the training set; a zero spread is replaced by 1 (:class:`ZeroSpreadWarning`).
+    """
 
     kind = "global"
     _state = ("mean_", "scale_")
     _axes, _what = (0, 1), "channel(s)"
 
     def fit(self, x):
+        """Learn the statistics from training signals *x*, ``(n, L)`` or ``(n, L, C)``, original units.
+
+        Returns:
+            self.
+        """
         x = _as_3d(x)
         self.mean_ = x.mean(axis=self._axes)
         self.scale_ = _safe_scale(x.std(axis=self._axes), self._what)
@@ -143,21 +163,37 @@ class GlobalStandardizer(_Normalizer):
         return self
 
     def transform(self, x):
+        """Signals *x* (original units, ``(n, L)`` or ``(n, L, C)``) in normalized units, same shape.
+
+        Raises:
+            NotFittedError: before :meth:`fit`.
+        """
         self._check_fitted()
         return _restore_ndim((_as_3d(x) - self.mean_) / self.scale_, x)
 
     def inverse_transform(self, x, stats=None):
+        """Normalized signals *x* back in original units, same shape (*stats* is ignored here)."""
         self._check_fitted()
         return _restore_ndim(_as_3d(x) * self.scale_ + self.mean_, x)
 
 
 class PerTimestepStandardizer(GlobalStandardizer):
-    """A mean and standard deviation for every time point (and channel)."""
+    """A mean and standard deviation for every time point (and channel).
+
+    ``mean_`` and ``scale_`` have shape ``(L, C)``: the average waveform and its spread over the training
+    signals, so only signals of the training length can be transformed.
+    """
 
     kind = "per-timestep"
     _axes, _what = (0,), "time point(s)"
 
     def transform(self, x):
+        """Signals *x* (original units) in normalized units, same shape.
+
+        Raises:
+            ConfigError: *x* does not have the training signals' length and channels.
+            NotFittedError: before :meth:`fit`.
+        """
         self._check_fitted()
         x3 = _as_3d(x)
         if x3.shape[1:] != self.mean_.shape:
@@ -166,12 +202,17 @@ class PerTimestepStandardizer(GlobalStandardizer):
 
 
 class MinMaxScaler(_Normalizer):
-    """Maps the training set's range (per channel) to [0, 1], for sigmoid outputs."""
+    """Maps the training set's range (per channel) to [0, 1], for sigmoid outputs.
+
+    ``(x - min_) / scale_`` with ``min_`` and ``scale_ = max - min`` of shape ``(C,)``; values outside the
+    training range map outside [0, 1].
+    """
 
     kind = "minmax"
     _state = ("min_", "scale_")
 
     def fit(self, x):
+        """Learn the per-channel range of training signals *x*, ``(n, L)`` or ``(n, L, C)``; returns self."""
         x = _as_3d(x)
         self.min_ = x.min(axis=(0, 1))
         self.scale_ = _safe_scale(x.max(axis=(0, 1)) - self.min_, "channel(s)")
@@ -188,10 +229,12 @@ class MinMaxScaler(_Normalizer):
         return self
 
     def transform(self, x):
+        """Signals *x* (original units) in normalized units (the training range is [0, 1]), same shape."""
         self._check_fitted()
         return _restore_ndim((_as_3d(x) - self.min_) / self.scale_, x)
 
     def inverse_transform(self, x, stats=None):
+        """Normalized signals *x* back in original units, same shape (*stats* is ignored here)."""
         self._check_fitted()
         return _restore_ndim(_as_3d(x) * self.scale_ + self.min_, x)
 
@@ -208,6 +251,7 @@ class PerSignalStandardizer(_Normalizer):
     _state = ("n_channels_",)
 
     def fit(self, x):
+        """Record the channel count of *x* ``(n, L)`` or ``(n, L, C)``; returns self."""
         self.n_channels_ = np.asarray(_as_3d(x).shape[2], dtype=np.float64)
         return self
 
@@ -216,16 +260,23 @@ class PerSignalStandardizer(_Normalizer):
         return self.fit(next(_blocks(chunks)))
 
     def signal_stats(self, x):
+        """``(mean, std)`` of every signal and channel of *x*, each ``(n, 1, C)``, original units."""
         self._check_fitted()
         x3 = _as_3d(x)
         mean = x3.mean(axis=1, keepdims=True)
         return mean, _safe_scale(x3.std(axis=1, keepdims=True), "signal(s)")
 
     def transform(self, x):
+        """Each signal of *x* (original units) to zero mean and unit standard deviation, same shape."""
         mean, scale = self.signal_stats(x)
         return _restore_ndim((_as_3d(x) - mean) / scale, x)
 
     def inverse_transform(self, x, stats=None):
+        """Normalized signals *x* back in original units with each signal's *stats* from :meth:`signal_stats`.
+
+        Raises:
+            ConfigError: *stats* is None (a signal's mean and std cannot be recovered from *x*).
+        """
         self._check_fitted()
         if stats is None:
             raise ConfigError("per-signal normalizer: inverse_transform needs the signals' stats "
@@ -238,6 +289,11 @@ NORMALIZERS = {cls.kind: cls for cls in (GlobalStandardizer, PerSignalStandardiz
 
 
 def make_normalizer(kind: str):
+    """An unfitted normalizer of *kind*: ``"global"``, ``"per-signal"``, ``"per-timestep"`` or ``"minmax"``.
+
+    Raises:
+        ConfigError: an unknown *kind*.
+    """
     try:
         return NORMALIZERS[kind]()
     except KeyError:
@@ -245,6 +301,11 @@ def make_normalizer(kind: str):
 
 
 def normalizer_from_dict(data: dict):
+    """The fitted normalizer that :meth:`to_dict` described (a run folder's ``normalizer.json``).
+
+    Raises:
+        ConfigError: *data* has no known ``kind`` or lacks a statistic.
+    """
     if not isinstance(data, dict) or data.get("kind") not in NORMALIZERS:
         raise ConfigError(f"normalizer: unknown or missing kind in {str(data)[:80]!r}")
     return NORMALIZERS[data["kind"]].from_dict(data)

@@ -16,7 +16,19 @@ METRICS = ("mse", "mae")
 
 
 def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.ndarray:
-    """Squared (mse) or absolute (mae) error at every point, averaged over channels: (n, L)."""
+    """Squared (mse) or absolute (mae) error at every point, averaged over channels.
+
+    Args:
+        x: signals ``(n, L)`` or ``(n, L, C)``, normalized units.
+        y: their reconstructions, same shape and units.
+        metric: ``"mse"`` (squared error) or ``"mae"`` (absolute error).
+
+    Returns:
+        ``(n, L)`` float64 errors in normalized units (squared normalized units for mse).
+
+    Raises:
+        ConfigError: an unknown *metric*.
+    """
     diff = np.asarray(y, dtype=np.float64) - np.asarray(x, dtype=np.float64)
     if metric == "mse":
         err = np.square(diff)
@@ -28,12 +40,21 @@ def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.nda
 
 
 def reconstruction_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.ndarray:
-    """One score per signal: the mean of :func:`per_point_error`."""
+    """One score per signal: the mean of :func:`per_point_error` over the ``L`` points, ``(n,)``.
+
+    With ``metric="mse"`` this is the reconstruction-error anomaly score of Sakurada and Yairi, "Anomaly
+    detection using autoencoders with nonlinear dimensionality reduction" (MLSDA 2014).
+    """
     return per_point_error(x, y, metric).mean(axis=1)
 
 
 def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0) -> dict:
-    """Thresholds from training scores: the given percentile and the maximum."""
+    """Thresholds from the training signals' scores ``(n_train,)``: the given percentile and the maximum.
+
+    Returns:
+        ``{"percentile", "p", "max", "n_train"}``: *percentile* (0 to 100), its value ``p`` and the maximum
+        ``max``, in the scores' units (normalized); what ``threshold.json`` holds.
+    """
     train_scores = np.asarray(train_scores, dtype=np.float64)
     return {"percentile": float(percentile),
             "p": float(np.percentile(train_scores, percentile)),
@@ -42,7 +63,20 @@ def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0) -> d
 
 
 def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None = None) -> float:
-    """Turn ``None`` (the calibrated percentile), ``"max"``, ``"pNN"`` or a number into a threshold."""
+    """Turn ``None`` (the calibrated percentile), ``"max"``, ``"pNN"`` or a number into a threshold.
+
+    Args:
+        spec: ``None``, ``"max"``, ``"pNN"`` (a percentile of *train_scores*, 0 to 100) or a number.
+        calibration: :func:`calibrate_threshold`'s dictionary.
+        train_scores: the training scores, needed for a percentile other than the calibrated one.
+
+    Returns:
+        The threshold, in the scores' units (normalized).
+
+    Raises:
+        ConfigError: *spec* is not one of the above, a percentile is out of range, or it needs
+            *train_scores* and they are missing.
+    """
     if spec is None:
         return float(calibration["p"])
     text = str(spec).strip().lower()
@@ -71,7 +105,15 @@ def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None =
 
 @dataclass
 class ScoreResult:
-    """Per-signal anomaly scores and flags against a threshold."""
+    """Per-signal anomaly scores and flags against a threshold, as :meth:`SignalAutoencoder.score` returns them.
+
+    Attributes:
+        scores: ``(n,)`` reconstruction error per signal, normalized units.
+        threshold: the threshold used (normalized units).
+        is_anomaly: ``(n,)`` booleans, ``scores > threshold``.
+        metric: ``"mse"`` or ``"mae"``.
+        per_point: ``(n, L)`` per-point errors when asked for (``per_point=True``), else None.
+    """
 
     scores: np.ndarray
     threshold: float
@@ -94,7 +136,18 @@ def _binary_labels(labels, n: int) -> np.ndarray:
 
 
 def auroc(scores, labels) -> float:
-    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
+    """Area under the ROC curve: the probability that an anomalous signal scores above a normal one.
+
+    Computed as the Mann-Whitney U statistic over the ranks, ties counted half (Hanley and McNeil, "The
+    meaning and use of the area under a receiver operating characteristic (ROC) curve", Radiology 143, 1982).
+
+    Args:
+        scores: ``(n,)`` scores, higher meaning more anomalous.
+        labels: ``(n,)`` labels, 0 normal, nonzero anomalous.
+
+    Raises:
+        DataError: the lengths differ, or the labels are all normal or all anomalous.
+    """
     truth = _binary_labels(labels, len(scores))
     from scipy.stats import rankdata  # here, not at import: scipy.stats takes 0.8 s to import
 
@@ -104,7 +157,15 @@ def auroc(scores, labels) -> float:
 
 
 def average_precision(scores, labels) -> float:
-    """Average precision: mean of the precision at the rank of each anomaly (ties broken pessimistically)."""
+    """Average precision: the mean, over the anomalies, of the precision at each anomaly's rank.
+
+    Signals are ranked by decreasing score; among tied scores normal signals come first (pessimistic). This is
+    the non-interpolated average precision of information retrieval (Manning, Raghavan and Schütze,
+    *Introduction to Information Retrieval*, 2008, section 8.4).
+
+    Raises:
+        DataError: the lengths differ, or the labels are all normal or all anomalous.
+    """
     truth = _binary_labels(labels, len(scores))
     scores = np.asarray(scores, dtype=np.float64)
     order = np.lexsort((truth, -scores))  # highest score first; among ties, normals first
@@ -114,7 +175,15 @@ def average_precision(scores, labels) -> float:
 
 
 def detection_report(scores, labels, threshold: float) -> dict:
-    """AUROC, average precision, and precision/recall of ``scores > threshold``."""
+    """AUROC, average precision, and precision/recall of ``scores > threshold``.
+
+    Returns:
+        ``{"auroc", "average_precision", "precision", "recall", "flagged", "anomalies"}``; precision is 0
+        when nothing is flagged.
+
+    Raises:
+        DataError: the lengths differ, or the labels are all normal or all anomalous.
+    """
     truth = _binary_labels(labels, len(scores))
     flagged = np.asarray(scores) > threshold
     tp = int((flagged & truth).sum())
@@ -124,7 +193,13 @@ def detection_report(scores, labels, threshold: float) -> dict:
 
 
 class PCABaseline:
-    """PCA with k components fitted on (flattened) training signals, through their covariance matrix."""
+    """PCA with k components fitted on (flattened) training signals: the linear baseline.
+
+    Signals ``(n, L)`` or ``(n, L, C)`` are flattened to ``(n, L*C)``; ``reconstruct`` projects them onto the
+    first k principal directions and back, in the units they were given in (sigae passes normalized signals).
+    PCA's reconstruction is the best any rank-k linear encoder/decoder can do in MSE (Eckart-Young), which is
+    why every run is compared with it. The components come from the covariance matrix (points x points).
+    """
 
     def __init__(self, n_components: int):
         self.n_components = int(n_components)
@@ -155,6 +230,7 @@ class PCABaseline:
         return (x.reshape(len(x), -1) - self.mean_) @ self.components_.T
 
     def reconstruct(self, x) -> np.ndarray:
+        """Projection of *x* onto the fitted components and back, same shape and units as *x*."""
         x = np.asarray(x, dtype=np.float64)
         flat = x.reshape(len(x), -1) - self.mean_
         return ((flat @ self.components_.T) @ self.components_ + self.mean_).reshape(x.shape)

@@ -170,7 +170,7 @@ def make_strategy(name: str = "default"):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
-            raise ConfigError("--strategy multiworker: set TF_CONFIG on every worker (see the README)")
+            raise ConfigError("--strategy multiworker: set TF_CONFIG on every worker (see docs/guides/distributed.md)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ConfigError(f"--strategy: unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
 
