@@ -162,7 +162,7 @@ def run_sigae(args, x):
 
     import sigae
 
-    model = sigae.SignalAutoencoder().fit(x, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.2,
+    model = sigae.SignalAutoencoder(preset="seed").fit(x, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.2,
                                           seed=args.seed, verbose=0)
     model.encode(x[:args.batch_size])  # warm-up
     latent, encode_seconds = timed(lambda: model.encode(x))
@@ -252,10 +252,9 @@ def table(summary, args, n, length) -> str:
 
 
 # ---------------------------------------------------------------------------- whole processes (--end-to-end)
-SEED_ARCHITECTURE_FLAGS: list[str] = []
-"""sigae-train options that build the seed script's architecture (Conv1D 256/32, kernel 3, pooling 2, latent 32,
-the seed decoder). Today that is sigae's default; if the default changes (issue #20), put the preset here,
-e.g. ["--preset", "seed"], so that both sides keep training the same model."""
+SEED_ARCHITECTURE_FLAGS: list[str] = ["--preset", "seed"]
+"""sigae-train options that build the seed script's architecture and recipe (Conv1D 256/32, kernel 3, pooling 2,
+latent 32 with tanh, the seed decoder, no best-epoch restore), so that both sides train the same model."""
 
 SEED_SCRIPT = """
 import sys, time

@@ -32,7 +32,7 @@ def main(argv=None):
     x = sigae.load_signals(args.file, args.var)
     rows = []
     for decoder, tied in VARIANTS:
-        model = sigae.SignalAutoencoder(decoder=decoder, tied=tied)
+        model = sigae.SignalAutoencoder(preset="seed", decoder=decoder, tied=tied)  # the decoders alone, no linear path
         model.fit(x, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=0)
         m = model.metrics_
         epoch_seconds = statistics.mean(model.history_.seconds[1:] or model.history_.seconds)

@@ -412,7 +412,11 @@ def training_summary(metrics: dict) -> str:
     ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
     lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
                  f"PCA-{pca['components']} {pca['val_mse']:.4g} ({ratio_text})")
-    if not metrics["beats_pca"]:
+    if metrics.get("best_epoch") == 0 and metrics["beats_pca"]:
+        lines.append(f"note: no epoch did better than the model's PCA start on held-out signals, so the model is "
+                     f"PCA-{pca['components']}: these signals look linear at this code size (PCA is enough here; "
+                     "more epochs, --batch-size 32 or a smaller --latent-dim may let the convolutional paths help)")
+    elif not metrics["beats_pca"]:
         lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {pca['components']} components "
                      "on held-out signals; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "

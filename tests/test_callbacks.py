@@ -110,7 +110,7 @@ def test_terminate_on_nan_stops_a_diverging_run(tmp_path):
     rec, nan = Recorder(), keras.callbacks.TerminateOnNaN()
     run = tmp_path / "run"
     with pytest.raises(TrainingError, match="NaN/Inf"):
-        SignalAutoencoder(input_length=64, learning_rate=1e30, **TINY).fit(
+        SignalAutoencoder(preset="seed", input_length=64, learning_rate=1e30, **TINY).fit(
             x, epochs=5, batch_size=8, seed=0, verbose=0, run_dir=run, callbacks=[nan, rec])
     assert rec.model.stop_training is True  # TerminateOnNaN saw the non-finite loss and asked to stop
     last = rec.of("batch_end")[-1][2]["loss"]

@@ -39,7 +39,7 @@ def damped_sines(tmp_path):
 def test_diverged_run_is_recorded_as_failed_and_never_advised_for_resume(tmp_path, damped_sines, capsys):
     """The field report's command: --learning-rate 1e30 diverges in epoch 1 (validation loss ~1e62), NaN in 2."""
     out = tmp_path / "runs" / "nan"
-    args = [str(damped_sines), "--epochs", "2", "--decoder", "mirror", "--seed", "0", "--quiet"]
+    args = [str(damped_sines), "--preset", "seed", "--epochs", "2", "--decoder", "mirror", "--seed", "0", "--quiet"]
     assert cli_run("train", args + ["--learning-rate", "1e30", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "training failed: " in err and "NaN/Inf at epoch" in err
@@ -180,8 +180,8 @@ def test_keep_checkpoints_keeps_best_and_last(tmp_path):
 
     x = make_signals(n=60, seed=2)
     run = tmp_path / "run"
-    model = SignalAutoencoder(input_length=64, **TINY).fit(x, epochs=3, batch_size=16, seed=0, verbose=0,
-                                                          run_dir=run, keep_checkpoints=True)
+    model = SignalAutoencoder(preset="seed", input_length=64, **TINY).fit(x, epochs=3, batch_size=16, seed=0,
+                                                                         verbose=0, run_dir=run, keep_checkpoints=True)
     state = load_checkpoint(run / "checkpoints" / "last.npz", model.autoencoder)
     assert state["epoch"] == 3
     # Without patience the model is the last epoch's: the checkpoint holds exactly these weights.
@@ -290,3 +290,17 @@ def test_pca_baseline_through_the_covariance_matches_an_svd(n):
     vt = np.linalg.svd(flat - mean, full_matrices=False)[2][:8]
     expected = ((new.reshape(20, -1) - mean) @ vt.T @ vt + mean).reshape(new.shape)
     np.testing.assert_allclose(PCABaseline(8).fit(x).reconstruct(new), expected, rtol=0, atol=1e-8)
+
+
+def test_default_model_keeps_its_pca_start_when_training_diverges(tmp_path, damped_sines, capsys):
+    """The field report's command with the default model: its PCA start is epoch 0 and beats a constant
+    prediction, so a diverging run ends with that model, a warning, exit 0 and a complete folder."""
+    out = tmp_path / "runs" / "nan-default"
+    args = [str(damped_sines), "--epochs", "2", "--seed", "0", "--quiet", "--learning-rate", "1e30", "--out", str(out)]
+    assert cli_run("train", args) == 0
+    assert "warning" in capsys.readouterr().err
+    state = json.loads((out / "run.json").read_text())
+    assert state["complete"] is True and "NaN/Inf" in state["warning"]
+    model = sigae.load(out)
+    assert model.metrics_["best_epoch"] == 0
+    assert model.metrics_["autoencoder"]["val_mse"] <= model.metrics_["pca"]["val_mse"] * (1 + 1e-5)
