@@ -146,12 +146,9 @@ def submodels(autoencoder: keras.Model) -> tuple[keras.Model, keras.Model]:
 
 def link_ties(encoder: keras.Model, decoder: keras.Model) -> None:
     """Point every tied decoder layer at its encoder twin (after build or load)."""
-    for layer in decoder.layers:
-        if isinstance(layer, TIED_LAYERS):
-            try:
-                layer.tie(encoder.get_layer(layer.tied_to))
-            except ValueError:
-                raise RunFolderError(f"tied layer {layer.name!r} names {layer.tied_to!r}, which the encoder lacks") from None
+    from .layers import link_tied_layers
+
+    link_tied_layers(encoder, decoder)
 
 
 def tied_pairs(decoder: keras.Model) -> dict[str, str]:

@@ -77,11 +77,29 @@ def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None =
         ConfigError: *spec* is not one of the above, a percentile is out of range, or it needs
             *train_scores* and they are missing.
     """
-    if spec is None:
+    kind, value = parse_threshold(spec)
+    if kind == "default":
         return float(calibration["p"])
+    if kind == "max":
+        return float(calibration["max"])
+    if kind == "percentile":
+        if value == calibration["percentile"]:
+            return float(calibration["p"])
+        if train_scores is None:
+            raise ConfigError(f"--threshold: {spec!r} needs the training scores, which this run folder lacks")
+        return float(np.percentile(train_scores, value))
+    return value
+
+
+def parse_threshold(spec) -> tuple[str, float | None]:
+    """``--threshold`` as ``("default", None)``, ``("max", None)``, ``("percentile", q)`` or ``("value", v)``.
+
+    Raises :class:`ConfigError` for anything else, a percentile outside [0, 100] or a non-finite number."""
+    if spec is None:
+        return "default", None
     text = str(spec).strip().lower()
     if text == "max":
-        return float(calibration["max"])
+        return "max", None
     if text.startswith("p"):
         try:
             q = float(text[1:])
@@ -89,18 +107,14 @@ def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None =
             q = -1.0
         if not 0 <= q <= 100:
             raise ConfigError(f"--threshold: {spec!r} is not a percentile pNN with NN between 0 and 100")
-        if q == calibration["percentile"]:
-            return float(calibration["p"])
-        if train_scores is None:
-            raise ConfigError(f"--threshold: {spec!r} needs the training scores, which this run folder lacks")
-        return float(np.percentile(train_scores, q))
+        return "percentile", q
     try:
         value = float(text)
     except ValueError:
         raise ConfigError(f"--threshold: {spec!r} is neither a number, 'max' nor a percentile like p99") from None
     if not np.isfinite(value):
         raise ConfigError(f"--threshold: {spec!r} is not a finite number")
-    return value
+    return "value", value
 
 
 @dataclass

@@ -282,25 +282,15 @@ def resolve_point_threshold(spec, windowing: dict, metric: str = "mse") -> float
     text = "" if spec is None else str(spec).strip().lower()
     if metric != "mse" and (spec is None or text == "max" or text.startswith("p")):
         raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
-    if spec is None:
+    from .scoring import parse_threshold
+
+    kind, value = parse_threshold(spec)
+    if kind == "default":
         return float(calib["p"])
-    text = str(spec).strip().lower()
-    if text == "max":
+    if kind == "max":
         return float(calib["max"])
-    if text.startswith("p"):
-        try:
-            q = float(text[1:])
-        except ValueError:
-            q = -1.0
-        if not 0 <= q <= 100:
-            raise ConfigError(f"--threshold: {spec!r} is not a percentile pNN with NN between 0 and 100")
-        return float(np.interp(q, QUANTILE_LEVELS, calib["quantiles"]))
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"--threshold: {spec!r} is neither a number, 'max' nor a percentile like p99.9") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"--threshold: {spec!r} is not a finite number")
+    if kind == "percentile":
+        return float(np.interp(value, QUANTILE_LEVELS, calib["quantiles"]))
     return value
 
 
