@@ -515,6 +515,9 @@ class SignalAutoencoder:
             raise OutputExistsError(f"{path}: run folder exists and is not empty; pass --overwrite to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        from .fileutil import _umask
+
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the run folder gets the usual permissions
         try:
             self._write_setup(tmp)
             self._write_results(tmp, figures)

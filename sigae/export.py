@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, OutputExistsError, SigaeError
+from .fileutil import _umask
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 PARTS = ("encoder", "decoder", "autoencoder", "score")
@@ -343,6 +344,7 @@ def export_model(model, path, format: str = "savedmodel", part: str = "encoder",
         raise OutputExistsError(f"{path}: already exists; pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp_dir, 0o777 & ~_umask())  # mkdtemp makes 0700; exports get the usual permissions
     try:
         tmp = tmp_dir / path.name
         if format == "savedmodel":

@@ -32,6 +32,9 @@ def check_window(window, hop=1, length: int | None = None, name: str = "recordin
         raise ConfigError(f"--window: must be a whole number >= 2 (points per window), got {window!r}")
     if not isinstance(hop, (int, np.integer)) or isinstance(hop, bool) or hop < 1:
         raise ConfigError(f"--hop: must be a whole number >= 1 (points between window starts), got {hop!r}")
+    if hop > window:
+        raise ConfigError(f"--hop: {hop} is larger than the window of {window} points, so the points between "
+                          f"windows would get no score; choose --hop {window} or less")
     if length is not None and length < window:
         raise DataError(f"{name}: {length} points, shorter than the window of {window} points; "
                         "choose a smaller --window or leave this recording out")

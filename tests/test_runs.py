@@ -304,3 +304,18 @@ def test_default_model_keeps_its_pca_start_when_training_diverges(tmp_path, damp
     model = sigae.load(out)
     assert model.metrics_["best_epoch"] == 0
     assert model.metrics_["autoencoder"]["val_mse"] <= model.metrics_["pca"]["val_mse"] * (1 + 1e-5)
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through mkstemp/mkdtemp (0600/0700); the files and run folder must end up as open()
+    and mkdir() would make them under the process umask, so colleagues can read a shared run."""
+    old = os.umask(0o022)
+    try:
+        x = make_signals(n=30, seed=3)
+        run = SignalAutoencoder(input_length=64, **TINY).fit(x, epochs=1, batch_size=8, seed=0, verbose=0).save(
+            tmp_path / "run")
+    finally:
+        os.umask(old)
+    assert run.stat().st_mode & 0o777 == 0o755
+    assert (run / "config.json").stat().st_mode & 0o777 == 0o644
+    assert (run / "model.keras").stat().st_mode & 0o777 == 0o644

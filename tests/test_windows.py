@@ -328,3 +328,12 @@ def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
     plot_timeline(data, tmp_path / "t.png")
     assert time.perf_counter() - start < 30  # generous on a loaded machine; about 1 s alone
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hop_larger_than_the_window_is_refused_before_any_work():
+    """Points between windows would get no score: a clear error, not a crash after training."""
+    from sigae.windows import check_window
+
+    with pytest.raises(ConfigError, match=r"--hop: 200 is larger than the window of 128 points"):
+        check_window(128, 200)
+    check_window(128, 128)  # every point still covered
