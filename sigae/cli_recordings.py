@@ -71,7 +71,8 @@ def read_all(args, files, window=None, hop=1, channels=None, say=print):
 
     out = []
     for f in files:
-        recs = read_recordings(f, args.var, orientation=args.orientation)
+        labels = getattr(args, "labels", None)
+        recs = read_recordings(f, args.var, orientation=args.orientation, exclude=(labels,) if labels else ())
         out.append((f, recs))
     everything = [r for _, recs in out for r in recs]
     if window is not None and window != "auto":

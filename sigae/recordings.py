@@ -112,7 +112,8 @@ def input_files(paths) -> list[Path]:
     return out
 
 
-def read_recordings(path, var=None, *, orientation=None, stream: bool | None = None) -> list[Recording]:
+def read_recordings(path, var=None, *, orientation=None, stream: bool | None = None,
+                    exclude=()) -> list[Recording]:
     """The recordings of *var* in *path* (see the module docstring); HDF5/.npy numeric variables left on disk.
 
     *stream*: None leaves HDF5/.npy variables on disk, False reads every
@@ -128,14 +129,14 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
     infos = {v.name: v for v in list_variables(path)}
     if var is None:
         found = [v for v in infos.values() if v.kind in ("numeric", "logical") and max(v.shape or (0,)) > 1
-                 and "complex" not in v.dtype]
+                 and "complex" not in v.dtype and v.name not in exclude]  # e.g. the --labels variable
         cut = [v for v in found if len(v.shape) > 2 or (len(v.shape) == 2 and min(v.shape) > MAX_CHANNELS)]
         if cut and len(found) > 1:
             _split(where, cut[0].name, cut[0].shape, None, None, False)  # says: cut signals, not a recording
         if len(found) != 1:
             what = "several variables could" if found else "no variable could"
-            raise DataError(f"{where}: {what} hold the recording ({', '.join(v.name for v in found) or 'none'} "
-                            f"of {', '.join(infos) or 'nothing'}); choose one with --var")
+            raise DataError(f"{where}: {what} hold the recording (candidates: {', '.join(v.name for v in found) or 'none'}; "
+                            f"the file contains: {', '.join(infos) or 'nothing'}); choose one with --var")
         var = found[0].name
     head = re.match(r"[^.{(]+", var.replace(" ", "")).group(0) if var.strip() else ""
     if head not in infos:

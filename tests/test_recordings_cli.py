@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from sigae import DataError
 from sigae.cli import main
 
 FLAGS = ["--epochs", "2", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0", "--quiet"]
@@ -247,3 +248,16 @@ def test_many_files_of_cut_signals_streamed(tmp_path, capsys, signals):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n_signals"] == 64
     assert sigae.load(tmp_path / "run").config.input_length == 64
+
+
+def test_labels_variable_is_not_taken_for_the_recording(tmp_path):
+    """Without --var, a file holding the recording and its --labels vector names the recording by itself."""
+    from sigae.recordings import read_recordings
+
+    rng = np.random.default_rng(0)
+    x, labels = rng.standard_normal(500), np.zeros(500, dtype=np.uint8)
+    scipy.io.savemat(tmp_path / "rec.mat", {"x": x[:, None], "labels": labels[:, None]})
+    with pytest.raises(DataError, match=r"candidates: (x, labels|labels, x)"):
+        read_recordings(tmp_path / "rec.mat")
+    (rec,) = read_recordings(tmp_path / "rec.mat", exclude=("labels",))
+    assert rec.var == "x" and np.array_equal(rec.to_array()[:, 0], x)
