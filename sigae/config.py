@@ -47,6 +47,15 @@ class AutoencoderConfig:
 
     ``AutoencoderConfig.from_preset("seed")`` is the seed architecture and
     recipe exactly (15,054,773 parameters at 501 points).
+
+    Fields: ``input_length`` L and ``channels`` C (set from the data by ``fit``); ``filters``,
+    ``kernel_sizes``, ``pool_sizes`` (one entry per encoder stage); ``latent_dim``; ``activation`` of the
+    convolutions and ``latent_activation`` of the bottleneck Dense; ``decoder`` (``"mirror"`` or ``"seed"``);
+    ``linear_path``; ``tied`` (decoder kernels read from the encoder's, mirror decoder only);
+    ``normalize`` (``"global"``, ``"per-signal"``, ``"per-timestep"``, ``"minmax"``); ``learning_rate`` and
+    ``lr_schedule`` (``"constant"``, ``"cosine"``) of Adam; ``trim_fraction`` of each batch left out of
+    the gradient; ``restore_best``; ``version`` of the file format. Invalid values raise
+    :class:`~sigae.ConfigError`.
     """
 
     input_length: int = 501

@@ -436,7 +436,11 @@ class SignalAutoencoder:
         return self.normalizer.signal_stats(as_signals(x))
 
     def encode(self, x, batch_size: int | None = None) -> np.ndarray:
-        """Latent codes ``(n, latent_dim)`` of raw signals *x*."""
+        """Latent codes ``(n, latent_dim)`` of signals *x* ``(n, L)`` or ``(n, L, C)`` in original units.
+
+        The codes are in the model's own units (for the default model, PCA scores of the normalized signals
+        at initialization). Raises :class:`~sigae.NotFittedError` before ``fit``/``load`` and
+        :class:`~sigae.DataError` for NaN/Inf values or signals of another length or channel count."""
         _, xn = self._normalize(x, "signals")
         return self._predict("encoder", xn, batch_size)
 
@@ -444,7 +448,9 @@ class SignalAutoencoder:
         """Signals in original units from latent codes *z* ``(n, latent_dim)``.
 
         With the per-signal normalizer, pass ``stats=signal_stats(x)`` of the
-        encoded signals (their mean and std are not in the latent code).
+        encoded signals (their mean and std are not in the latent code). Returns ``(n, L)`` for one
+        channel, else ``(n, L, C)``. Raises :class:`~sigae.DataError` for codes of the wrong width or
+        NaN/Inf values, :class:`~sigae.ConfigError` when per-signal *stats* are needed and missing.
         """
         self._check_ready()
         z = np.asarray(z, dtype=np.float64)
@@ -459,7 +465,9 @@ class SignalAutoencoder:
         return out[:, :, 0] if self.config.channels == 1 else out
 
     def reconstruct(self, x, batch_size: int | None = None) -> np.ndarray:
-        """``decode(encode(x))`` in original units: the same call path, so exactly equal."""
+        """``decode(encode(x))`` in original units, shaped like *x*: the same call path, so exactly equal.
+
+        Raises the errors of :meth:`encode`."""
         stats = self.signal_stats(x)
         return self.decode(self.encode(x, batch_size), stats, batch_size)
 
@@ -468,7 +476,10 @@ class SignalAutoencoder:
         """Per-signal reconstruction error in normalized units, flagged against a threshold.
 
         *threshold*: None (the percentile calibrated on the training signals),
-        ``"max"``, ``"pNN"`` or a number.
+        ``"max"``, ``"pNN"`` or a number (normalized units). Returns a :class:`~sigae.scoring.ScoreResult`
+        with ``scores`` ``(n,)`` (mean squared, or with ``metric="mae"`` absolute, error per signal) and, with
+        *per_point*, the ``(n, L, C)`` errors. Raises the errors of :meth:`encode`, and
+        :class:`~sigae.ConfigError` for a threshold that cannot be read.
         """
         _, xn = self._normalize(x, "signals")
         rec = self._reconstruct_normalized(xn, batch_size)

@@ -187,7 +187,8 @@ def is_chief(strategy) -> bool:
 
 
 def make_learning_rate(learning_rate: float, schedule: str, total_steps: int):
-    """A constant rate, or cosine decay from *learning_rate* to 1% of it over *total_steps*."""
+    """A constant rate, or cosine decay from *learning_rate* to 1% of it over *total_steps* (Loshchilov &
+    Hutter, "SGDR: stochastic gradient descent with warm restarts", ICLR 2017, without restarts)."""
     import keras
 
     if schedule == "cosine":
@@ -196,7 +197,8 @@ def make_learning_rate(learning_rate: float, schedule: str, total_steps: int):
 
 
 def make_adam(learning_rate):
-    """Keras' Adam, with each variable's update run as TensorFlow's fused Adam kernel.
+    """Keras' Adam (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015), with each
+    variable's update run as TensorFlow's fused Adam kernel.
 
     The formula is Keras' (``m``, ``v``, bias-corrected step, epsilon outside
     the square root) and the optimizer's variables are Keras' own, so
@@ -394,7 +396,8 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
     With *trim_fraction* > 0, the gradient of each batch comes from its
     best-reconstructed signals only: the worst ``trim_fraction`` of each batch
     is left out, so a few anomalous signals in the training data are not
-    learned (and still stand out when scored). The reported loss is the plain
+    learned (and still stand out when scored): iterative trimmed loss minimization (Shen & Sanghavi, "Learning
+    with bad training data via iterative trimmed loss minimization", ICML 2019). The reported loss is the plain
     mean over all signals. *should_stop* is polled after every step; when
     it returns true, :class:`TrainingInterrupted` is raised (the last completed
     epoch is in ``last.npz``).
