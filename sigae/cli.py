@@ -184,6 +184,10 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--trim", type=_trim_fraction, metavar="FRACTION",
                    help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
                         "anomalous training signals are not learned (default 0: plain MSE)")
+    p.add_argument("--rare-fraction", type=_trim_fraction, metavar="FRACTION",
+                   help="before training, leave out the signals far out on a principal direction carried by fewer "
+                        "than FRACTION of the training signals (anomalies PCA would spend a component on); "
+                        "0 keeps every signal (default 0.01; 0 with --preset seed)")
     p.add_argument("--labels", metavar="VAR",
                    help="variable of FILE with a class label per signal: after training, report the "
                         "cross-validated linear-probe accuracy of the latent codes vs PCA's codes "
@@ -275,7 +279,8 @@ def cmd_train(args):
                 raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
             print(f"replacing the failed run in {out}")
         chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
-                  "lr_schedule": args.lr_schedule, "trim_fraction": args.trim}
+                  "lr_schedule": args.lr_schedule, "trim_fraction": args.trim,
+                  "rare_fraction": args.rare_fraction}
         config = AutoencoderConfig.from_preset(args.preset, normalize=args.normalize, tied=args.tied,
                                                **{k: v for k, v in chosen.items() if v is not None})
         if args.labels and (args.window is not None or len(files) > 1):
@@ -408,6 +413,11 @@ def training_summary(metrics: dict) -> str:
         lines.append(f"training MSE (normalized units): autoencoder {ae['train_mse']:.4g}, "
                      f"PCA-{pca['components']} {pca['train_mse']:.4g} (no validation split)")
         return "\n".join(lines)
+    screening = metrics.get("screening") or {}
+    if screening.get("n_screened"):
+        lines.append(f"screened: {screening['n_screened']} signal(s) left out of training and validation, far out on "
+                     f"directions carried by fewer than {100 * screening['rare_fraction']:.3g}% of the training signals "
+                     "(rows in split.npz 'screened'; --rare-fraction 0 keeps every signal)")
     ratio = metrics.get("val_mse_ratio_to_pca")
     ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
     lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
@@ -416,6 +426,10 @@ def training_summary(metrics: dict) -> str:
         lines.append(f"note: no epoch did better than the model's PCA start on held-out signals, so the model is "
                      f"PCA-{pca['components']}: these signals look linear at this code size (PCA is enough here; "
                      "more epochs, --batch-size 32 or a smaller --latent-dim may let the convolutional paths help)")
+    elif not metrics["beats_pca"] and screening.get("n_screened"):
+        lines.append(f"note: PCA-{pca['components']} was fitted to every training signal, the screened ones included, "
+                     "and the validation MSE counts the screened validation signals, which the model was not meant "
+                     "to reconstruct; score the file to see them flagged")
     elif not metrics["beats_pca"]:
         lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {pca['components']} components "
                      "on held-out signals; try smaller batches with more epochs and cosine decay "

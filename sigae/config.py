@@ -17,11 +17,12 @@ from .errors import ConfigError
 DECODERS = ("seed", "mirror")
 NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
 LR_SCHEDULES = ("constant", "cosine")
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 
 SEED_PRESET = {"filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2), "latent_dim": 32,
                "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
-               "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0}
+               "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0,
+               "rare_fraction": 0.0}
 """Seed thread 003's architecture and recipe, field by field (what version-1 config files described)."""
 
 PRESETS = {"default": {}, "seed": SEED_PRESET}
@@ -54,7 +55,8 @@ class AutoencoderConfig:
     ``linear_path``; ``tied`` (decoder kernels read from the encoder's, mirror decoder only);
     ``normalize`` (``"global"``, ``"per-signal"``, ``"per-timestep"``, ``"minmax"``); ``learning_rate`` and
     ``lr_schedule`` (``"constant"``, ``"cosine"``) of Adam; ``trim_fraction`` of each batch left out of
-    the gradient; ``restore_best``; ``version`` of the file format. Invalid values raise
+    the gradient; ``rare_fraction``: training signals far out on a direction carried by fewer than this
+    fraction of them are left out of training (:mod:`sigae.screening`; 0 keeps every signal); ``restore_best``; ``version`` of the file format. Invalid values raise
     :class:`~sigae.ConfigError`.
     """
 
@@ -73,6 +75,7 @@ class AutoencoderConfig:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     trim_fraction: float = 0.0
+    rare_fraction: float = 0.01
     restore_best: bool = True
     version: int = field(default=CONFIG_VERSION)
 
@@ -118,6 +121,8 @@ class AutoencoderConfig:
             raise ConfigError(f"config: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not (isinstance(self.trim_fraction, (int, float)) and 0 <= self.trim_fraction < 0.5):
             raise ConfigError(f"config: trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
+        if not (isinstance(self.rare_fraction, (int, float)) and 0 <= self.rare_fraction < 0.5):
+            raise ConfigError(f"config: rare_fraction must be in [0, 0.5), got {self.rare_fraction!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"config: learning_rate must be > 0, got {self.learning_rate!r}")
         self.stage_lengths()  # raises ConfigError for a too-short input
@@ -183,6 +188,8 @@ class AutoencoderConfig:
         if version == 1:  # written before the linear path existed: every missing field was the seed's
             data = {**{k: v for k, v in SEED_PRESET.items() if k not in data and k != "latent_activation"}, **data, "version": CONFIG_VERSION}
             data.setdefault("latent_activation", data["activation"])
+        elif version == 2:  # written before training signals were screened (sigae.screening)
+            data = {"rare_fraction": 0.0, **data, "version": CONFIG_VERSION}
         try:
             return cls(**data)
         except TypeError as exc:

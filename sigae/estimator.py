@@ -74,6 +74,7 @@ class SignalAutoencoder:
         self.threshold_ = None
         self.train_scores_ = None
         self.train_index_ = self.val_index_ = None
+        self.screened_index_ = np.zeros(0, dtype=np.int64)
         self.training_ = None
         self.windowing_ = None  # window, hop, fs, point threshold of a model of recordings (sigae.windowed)
         self._predict_fns = {}
@@ -205,6 +206,7 @@ class SignalAutoencoder:
             self.normalizer.fit_chunks(self._parts(x)[0].raw_blocks())
         else:
             self.normalizer.fit(x[self.train_index_])
+        self.screened_index_ = self._screen(x)
         self.training_ = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
                           "patience": patience, "seed": seed, "threshold_percentile": threshold_percentile,
                           "n_signals": n, "source": source, "mixed_precision": bool(mixed_precision),
@@ -244,6 +246,8 @@ class SignalAutoencoder:
         obj.training_ = _read_json(run_dir / "training.json", run_dir)
         with np.load(run_dir / "split.npz", allow_pickle=False) as split:
             obj.train_index_, obj.val_index_ = split["train"], split["val"]
+            if "screened" in split:
+                obj.screened_index_ = split["screened"]
         if isinstance(x, SignalDataset):
             obj._check_shape(np.zeros((1, x.shape[1], _channels(x.shape))), str(x.source.path))
         else:
@@ -279,13 +283,16 @@ class SignalAutoencoder:
         set_seed(t["seed"])
         if isinstance(x, SignalDataset):
             xn_train, xn_val = self._parts(x)
-            train_pairs, val_pairs = xn_train.pairs, xn_val.pairs
+            all_train, all_val = self._parts(x, screened=False)
+            train_pairs, val_pairs = all_train.pairs, all_val.pairs
             self._val_sample = next((xn_val if len(xn_val) else xn_train).raw_blocks())[:4]
         else:
             x_train, x_val = x[self.train_index_], x[self.val_index_]
-            xn_train = self.normalizer.transform(x_train).astype(np.float32)
-            xn_val = self.normalizer.transform(x_val).astype(np.float32)
-            train_pairs, val_pairs = lambda: [(x_train, xn_train)], lambda: [(x_val, xn_val)]
+            xn_all = self.normalizer.transform(x_train).astype(np.float32)
+            xn_train = xn_all[self._kept()] if len(self.screened_index_) else xn_all
+            xn_val_all = self.normalizer.transform(x_val).astype(np.float32)
+            xn_val = xn_val_all[self._kept(self.val_index_)]
+            train_pairs, val_pairs = lambda: [(x_train, xn_all)], lambda: [(x_val, xn_val_all)]
             self._val_sample = x[(self.val_index_ if len(self.val_index_) else self.train_index_)[:4]]
         if not len(xn_val):
             xn_val = val_pairs = None
@@ -318,7 +325,8 @@ class SignalAutoencoder:
             raise
         seconds = time.perf_counter() - start
 
-        self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, xn_train, seconds)
+        self.metrics_, train_scores = self._fit_metrics(train_pairs, val_pairs, seconds)
+        self.train_scores_ = train_scores[self._kept()]  # the signals the model was fitted to
         self.threshold_ = calibrate_threshold(self.train_scores_, t["threshold_percentile"])
         self.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
         if t.get("source"):
@@ -343,13 +351,44 @@ class SignalAutoencoder:
         pca.fit(xn_train) if isinstance(xn_train, np.ndarray) else pca.fit_chunks(xn_train.blocks())
         init_linear_path(self.encoder, self.decoder, pca.mean_, pca.components_)
 
-    def _parts(self, dataset: SignalDataset):
-        """The training and validation rows of a file left on disk, normalized as they are read."""
+    def _parts(self, dataset: SignalDataset, screened: bool = True):
+        """The training and validation rows of a file left on disk, normalized as they are read; the
+        training rows without the screened ones unless *screened* is false."""
         from .trainingdata import StreamedPart
 
         val = np.zeros(len(dataset), dtype=bool)
         val[self.val_index_] = True
-        return StreamedPart(dataset, ~val, self.normalizer), StreamedPart(dataset, val, self.normalizer)
+        train = ~val
+        if screened:
+            train[self.screened_index_] = val[self.screened_index_] = False
+        return StreamedPart(dataset, train, self.normalizer), StreamedPart(dataset, val, self.normalizer)
+
+    def _kept(self, rows=None) -> np.ndarray:
+        """Mask over *rows* (``train_index_``): the rows not screened out."""
+        return ~np.isin(self.train_index_ if rows is None else rows, self.screened_index_)
+
+    def _screen(self, x) -> np.ndarray:
+        """The training rows :func:`sigae.screening.screen_rare` leaves out (sorted file rows)."""
+        from .screening import screen_rare
+
+        rows = np.union1d(self.train_index_, self.val_index_)
+        if self.config.rare_fraction <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if isinstance(x, SignalDataset):
+            from .trainingdata import StreamedPart
+
+            def blocks(mask):
+                chosen = np.zeros(len(x), dtype=bool)
+                chosen[rows[mask]] = True
+                return StreamedPart(x, chosen, self.normalizer).blocks()
+        else:
+            xn = self.normalizer.transform(x[rows])
+
+            def blocks(mask):
+                return [xn[mask]]
+        keep = screen_rare(blocks, len(rows), self.config.latent_dim, self.config.rare_fraction,
+                           training=np.isin(rows, self.train_index_))
+        return rows[~keep]
 
     def _errors(self, pairs, pca) -> tuple[dict, np.ndarray]:
         """MSE of the autoencoder and of *pca* (normalized and original units) over the ``(original,
@@ -366,15 +405,12 @@ class SignalAutoencoder:
             size += xn.size
         return {name: (a / size, b / size) for name, (a, b) in squares.items()}, np.concatenate(scores)
 
-    def _fit_metrics(self, train_pairs, val_pairs, xn_train, seconds) -> tuple[dict, np.ndarray]:
-        """metrics.json (autoencoder vs PCA baseline) and the training signals' scores."""
-        pca = PCABaseline(self.config.latent_dim)
-        if isinstance(xn_train, np.ndarray):
-            pca.fit(xn_train)
-        else:
-            pca.fit_chunks(xn_train.blocks())
+    def _fit_metrics(self, train_pairs, val_pairs, seconds) -> tuple[dict, np.ndarray]:
+        """metrics.json (autoencoder vs PCA baseline, both over every training row, screened or not: the
+        baseline is the PCA a user would fit to the same rows) and the training signals' scores."""
+        pca = PCABaseline(self.config.latent_dim).fit_chunks(xn for _, xn in train_pairs())
         train, train_scores = self._errors(train_pairs(), pca)
-        n_train = len(xn_train)
+        n_train = len(self.train_index_)
         n_val = len(self.val_index_)
         metrics = {
             "n_signals": int(n_train + n_val), "n_train": int(n_train), "n_val": int(n_val),
@@ -382,6 +418,8 @@ class SignalAutoencoder:
             "epochs_run": len(self.history_.loss), "best_epoch": self.history_.best_epoch,
             "stopped_early": self.history_.stopped_early, "train_seconds": round(seconds, 3),
             "parameters": int(self.autoencoder.count_params()),
+            "screening": {"rare_fraction": self.config.rare_fraction, "n_screened": int(len(self.screened_index_)),
+                          "rows": "split.npz 'screened' (0-based file rows)"},
             "autoencoder": {"train_mse": train["autoencoder"][0], "train_mse_original_units": train["autoencoder"][1]},
             "pca": {"components": pca.components_.shape[0], "train_mse": train["pca"][0],
                     "train_mse_original_units": train["pca"][1]},
@@ -546,7 +584,7 @@ class SignalAutoencoder:
         write_json(folder / "normalizer.json", self.normalizer.to_dict())
         if self.train_index_ is not None:
             with atomic_path(folder / "split.npz") as tmp:
-                np.savez(tmp, train=self.train_index_, val=self.val_index_)
+                np.savez(tmp, train=self.train_index_, val=self.val_index_, screened=self.screened_index_)
         if getattr(self, "training_", None) is not None:
             write_json(folder / "training.json", self.training_)
         _write_run_state(folder, self.config, status="training")

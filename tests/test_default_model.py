@@ -41,7 +41,7 @@ def test_version_1_config_files_load_as_the_seed_architecture():
     old.update(version=1, activation="relu", decoder="mirror")
     config = AutoencoderConfig.from_dict(json.loads(json.dumps(old)))
     assert (config.linear_path, config.restore_best, config.latent_activation) == (False, False, "relu")
-    assert config.version == 2
+    assert config.version == 3
 
 
 @pytest.mark.parametrize("decoder,tied", [("mirror", False), ("mirror", True), ("seed", False)])
