@@ -325,8 +325,10 @@ class SignalAutoencoder:
             raise
         seconds = time.perf_counter() - start
 
-        self.metrics_, train_scores = self._fit_metrics(train_pairs, val_pairs, seconds)
-        self.train_scores_ = train_scores[self._kept()]  # the signals the model was fitted to
+        # The threshold stays the percentile over every training signal, screened ones included: about 1% of
+        # the training signals are flagged, as without screening (calibrated on the kept ones only, it flagged
+        # 95 of the sample file's 2,000 signals at precision 0.35, against 21 at precision 1.0).
+        self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, seconds)
         self.threshold_ = calibrate_threshold(self.train_scores_, t["threshold_percentile"])
         self.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
         if t.get("source"):
