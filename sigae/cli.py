@@ -405,7 +405,7 @@ def _interrupted(exc, out) -> int:
 def training_summary(metrics: dict) -> str:
     """The end-of-training lines: autoencoder vs PCA, and what to try when PCA wins."""
     ae, pca = metrics["autoencoder"], metrics["pca"]
-    lines = [f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s "
+    lines = [f"trained {metrics['epochs_run']} epoch{'' if metrics['epochs_run'] == 1 else 's'} in {metrics['train_seconds']:.1f}s "
              f"(best epoch {metrics['best_epoch']}), {metrics['parameters']:,} parameters"]
     if metrics.get("warning"):
         lines.append(f"warning: {metrics['warning']}")
@@ -601,7 +601,7 @@ def cmd_score(args):
             result = score_to_file(model, signals, output, metric=args.metric, threshold=args.threshold,
                                    per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
                                    **_provenance(model, args.run, source))
-        print(f"wrote {output}: {len(result)} scores ({args.metric}, normalized units); threshold "
+        print(f"wrote {output}: {len(result)} score{'' if len(result) == 1 else 's'} ({args.metric}, normalized units); threshold "
               f"{result.threshold:.4g}; {int(result.is_anomaly.sum())} flagged as anomalous")
         if labels is not None:
             r = detection_report(result.scores, labels, result.threshold)
