@@ -107,3 +107,21 @@ def test_rare_fraction_in_config_presets_and_old_files():
     for bad in (-0.1, 0.5, "x"):
         with pytest.raises(ConfigError, match="rare_fraction"):
             AutoencoderConfig(rare_fraction=bad)
+
+
+def test_interrupted_run_with_screened_rows_resumes_to_the_same_weights(tmp_path):
+    from sigae.training import TrainingInterrupted
+
+    x, _ = spiked(n=400, length=64, n_anomalies=5, seed=4)
+    # restore_best off: the weights compared are those of the last epoch, not a restored PCA start
+    config = AutoencoderConfig(**{**TINY, "latent_dim": 16, "restore_best": False})
+    options = dict(epochs=3, batch_size=50, seed=0, verbose=0)
+    whole = SignalAutoencoder(config).fit(x, run_dir=tmp_path / "whole", **options)
+    steps = iter(range(10**6))
+    with pytest.raises(TrainingInterrupted):  # in the middle of epoch 2 (about 6 steps per epoch)
+        SignalAutoencoder(config).fit(x, run_dir=tmp_path / "cut", should_stop=lambda: next(steps) == 8, **options)
+    resumed = SignalAutoencoder.resume(tmp_path / "cut", x, verbose=0)
+    assert len(whole.screened_index_) > 0
+    np.testing.assert_array_equal(resumed.screened_index_, whole.screened_index_)
+    for a, b in zip(resumed.autoencoder.get_weights(), whole.autoencoder.get_weights()):
+        assert np.array_equal(a, b)  # same rows, same shuffles, deterministic ops: bitwise equal
