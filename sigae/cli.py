@@ -119,10 +119,14 @@ def _fraction(text):
     return value
 
 
-def _trim_fraction(text):
-    value = _fraction(text)
-    if value >= 0.5:
-        raise argparse.ArgumentTypeError(f"must be below 0.5, got {value}")
+def _below_half(text):
+    """A fraction in [0, 0.5): --trim and --rare-fraction."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not 0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"must be in [0, 0.5), got {text}")
     return value
 
 
@@ -181,13 +185,13 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="constant rate, or cosine decay to 1%% of it over the run (default constant)")
     p.add_argument("--seed", type=int, help="random seed: same seed and data give the same run on a CPU")
-    p.add_argument("--trim", type=_trim_fraction, metavar="FRACTION",
+    p.add_argument("--trim", type=_below_half, metavar="FRACTION",
                    help="leave the worst-reconstructed FRACTION of each batch out of the gradient, so a few "
                         "anomalous training signals are not learned (default 0: plain MSE)")
-    p.add_argument("--rare-fraction", type=_trim_fraction, metavar="FRACTION",
+    p.add_argument("--rare-fraction", type=_below_half, metavar="FRACTION",
                    help="before training, leave out the signals far out on a principal direction carried by fewer "
-                        "than FRACTION of the training signals (anomalies PCA would spend a component on); "
-                        "0 keeps every signal (default 0.01; 0 with --preset seed)")
+                        "than FRACTION of the training signals (anomalies PCA would spend a component on), in "
+                        "[0, 0.5); 0 keeps every signal (default 0.01; 0 with --preset seed)")
     p.add_argument("--labels", metavar="VAR",
                    help="variable of FILE with a class label per signal: after training, report the "
                         "cross-validated linear-probe accuracy of the latent codes vs PCA's codes "
@@ -363,6 +367,7 @@ def _probe_labels(args, file, n_signals: int):
 
     if args.stream:
         raise SigaeError("--labels: the linear probe needs the signals in memory; drop --stream")
+    _single_array_labels(file, args.labels)
     labels = np.asarray(load_array(file, args.labels)).reshape(-1)
     if len(labels) != n_signals:
         raise SigaeError(f"--labels {args.labels}: {len(labels)} labels in {file} for {n_signals} signals")
@@ -402,6 +407,11 @@ def _interrupted(exc, out) -> int:
     return 130
 
 
+EXACT_MSE = 1e-9
+"""Validation MSE (normalized units, where the signals' variance is about 1) below which both the model and PCA
+reconstruct to float rounding, and their ratio means nothing."""
+
+
 def training_summary(metrics: dict) -> str:
     """The end-of-training lines: autoencoder vs PCA, and what to try when PCA wins."""
     ae, pca = metrics["autoencoder"], metrics["pca"]
@@ -414,27 +424,42 @@ def training_summary(metrics: dict) -> str:
                      f"PCA-{pca['components']} {pca['train_mse']:.4g} (no validation split)")
         return "\n".join(lines)
     screening = metrics.get("screening") or {}
-    if screening.get("n_screened"):
-        lines.append(f"screened: {screening['n_screened']} signal(s) left out of training and validation, far out on "
-                     f"directions carried by fewer than {100 * screening['rare_fraction']:.3g}% of the training signals "
-                     "(rows in split.npz 'screened'; --rare-fraction 0 keeps every signal)")
+    screened = screening.get("n_screened", 0)
+    if screened:
+        share = screened / max(1, metrics.get("n_signals", screened))
+        lines.append(f"screened: {screened} of {metrics.get('n_signals', '?')} signals ({share:.1%}) left out of "
+                     f"training and validation: each stands far out on a direction that fewer than "
+                     f"{100 * screening['rare_fraction']:.3g}% of the training signals share (likely anomalies, with "
+                     "some unusual normal signals); rows in split.npz 'screened', --rare-fraction 0 keeps every signal")
     ratio = metrics.get("val_mse_ratio_to_pca")
     ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
     lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
                  f"PCA-{pca['components']} {pca['val_mse']:.4g} ({ratio_text})")
-    if metrics.get("best_epoch") == 0 and metrics["beats_pca"]:
+    k = pca["components"]
+    at_start = metrics.get("best_epoch") == 0
+    if max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
+        lines.append(f"note: both reconstruct the held-out signals to float rounding (MSE below {EXACT_MSE:g}): these "
+                     f"signals have at most {k} dimensions, and PCA-{k} describes them exactly")
+    elif at_start and screened:
+        lines.append(f"note: no epoch did better on held-out signals than the model's start, PCA-{k} of the signals "
+                     f"kept by screening, so the model is that PCA"
+                     + ("" if metrics["beats_pca"] else
+                        f"; its validation MSE is above PCA-{k}'s because that PCA was fitted to every training "
+                        "signal, the screened ones included, and partly reconstructs the screened validation "
+                        "signals, which the model is not meant to; score the file to see them flagged"))
+    elif at_start and metrics["beats_pca"]:
         lines.append(f"note: no epoch did better than the model's PCA start on held-out signals, so the model is "
-                     f"PCA-{pca['components']}: these signals look linear at this code size (PCA is enough here; "
+                     f"PCA-{k}: these signals look linear at this code size (PCA is enough here; "
                      "more epochs, --batch-size 32 or a smaller --latent-dim may let the convolutional paths help)")
-    elif not metrics["beats_pca"] and screening.get("n_screened"):
-        lines.append(f"note: PCA-{pca['components']} was fitted to every training signal, the screened ones included, "
+    elif not metrics["beats_pca"] and screened:
+        lines.append(f"note: PCA-{k} was fitted to every training signal, the screened ones included, "
                      "and the validation MSE counts the screened validation signals, which the model was not meant "
                      "to reconstruct; score the file to see them flagged")
     elif not metrics["beats_pca"]:
-        lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {pca['components']} components "
+        lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {k} components "
                      "on held-out signals; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "
-                     "--decoder mirror, another --normalize, or use PCA for this data")
+                     "another --normalize, or use PCA for this data")
     probe = metrics.get("linear_probe")
     if probe:
         lines.append(f"linear probe ({probe['folds']}-fold cross-validated accuracy on --labels): codes "
@@ -569,10 +594,20 @@ def score_parser(prog="sigae-score"):
     return p
 
 
+def _single_array_labels(path, var) -> None:
+    """A .npy file is one array (the signals): --labels cannot name a variable inside it."""
+    from pathlib import Path
+
+    if Path(path).suffix.lower() == ".npy":
+        raise SigaeError(f"--labels {var}: {path} is a .npy file, which holds one array (the signals); save the "
+                         "signals and the labels as two variables of one .mat, .npz or HDF5 file")
+
+
 def _load_labels(path, var, n):
     from .errors import DataError
     from .io import load_array
 
+    _single_array_labels(path, var)
     labels = load_array(path, var).reshape(-1)
     if labels.size != n:
         raise DataError(f"{path}: variable '{var}' has {labels.size} labels for {n} signals")

@@ -418,6 +418,7 @@ class SignalAutoencoder:
             "n_signals": int(n_train + n_val), "n_train": int(n_train), "n_val": int(n_val),
             "input_length": self.config.input_length, "channels": self.config.channels,
             "epochs_run": len(self.history_.loss), "best_epoch": self.history_.best_epoch,
+            "initial_val_loss": self.history_.initial_val_loss,
             "stopped_early": self.history_.stopped_early, "train_seconds": round(seconds, 3),
             "parameters": int(self.autoencoder.count_params()),
             "screening": {"rare_fraction": self.config.rare_fraction, "n_screened": int(len(self.screened_index_)),
@@ -649,6 +650,9 @@ class SignalAutoencoder:
             obj.metrics_ = _read_json(path / "metrics.json", path)
         if (path / "history.csv").is_file():
             obj.history_ = _read_history(path / "history.csv")
+            if obj.metrics_ is not None:  # what history.csv has no column for
+                obj.history_.best_epoch = obj.metrics_.get("best_epoch")
+                obj.history_.initial_val_loss = obj.metrics_.get("initial_val_loss")
         from .windowed import load_windowing
 
         obj.windowing_ = load_windowing(path)

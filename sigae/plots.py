@@ -39,14 +39,22 @@ def plot_loss(history, path, title: str = "Training loss") -> Path:
         *path* as a ``Path``.
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     epochs = np.arange(1, len(history.loss) + 1)
     ax.plot(epochs, history.loss, label="training", marker="o" if len(epochs) < 30 else None)
     if history.val_loss:
         ax.plot(epochs, history.val_loss, label="validation", marker="o" if len(epochs) < 30 else None)
-    if history.best_epoch:
+    initial = getattr(history, "initial_val_loss", None)
+    if initial is not None:
+        ax.plot([0], [initial], linestyle="none", marker="D", color="C1",
+                label="validation at the start (epoch 0)")
+    if history.best_epoch is not None and (history.best_epoch or initial is not None):
         ax.axvline(history.best_epoch, color="grey", linestyle=":", label=f"best epoch ({history.best_epoch})")
-    values = np.concatenate([np.asarray(history.loss, float), np.asarray(history.val_loss or [1.0], float)])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    values = np.concatenate([np.asarray(history.loss, float), np.asarray(history.val_loss or [1.0], float),
+                             [initial if initial is not None else 1.0]])
     if np.all(values > 0):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")

@@ -45,6 +45,8 @@ class History:
     nonfinite_epoch: int | None = None
     """The epoch whose loss became NaN/Inf (training stopped there and kept ``best_epoch``), if any."""
     warning: str | None = None
+    initial_val_loss: float | None = None
+    """Validation loss of the untrained model (epoch 0), when ``restore_best`` counted it."""
 
     def as_state(self) -> dict:
         return asdict(self)
@@ -505,6 +507,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
         initial = validation_loss()
         if initial is not None and math.isfinite(initial):
             best, best_weights, history.best_epoch = initial, snapshot(), 0
+            history.initial_val_loss = initial
             if checkpoint_dir is not None:  # so that a resumed run can still restore epoch 0
                 _write_npz(checkpoint_dir / "best.npz", _checkpoint_arrays(
                     autoencoder, optimizer, {"epoch": 0, "best": best, "waited": 0, "history": history.as_state()}))

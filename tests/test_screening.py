@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sigae import AutoencoderConfig, ConfigError, SignalAutoencoder
+from sigae import load as sigae_load
 from sigae.screening import screen_rare
 from sigae.scoring import PCABaseline, auroc
 
@@ -125,3 +126,38 @@ def test_interrupted_run_with_screened_rows_resumes_to_the_same_weights(tmp_path
     np.testing.assert_array_equal(resumed.screened_index_, whole.screened_index_)
     for a, b in zip(resumed.autoencoder.get_weights(), whole.autoencoder.get_weights()):
         assert np.array_equal(a, b)  # same rows, same shuffles, deterministic ops: bitwise equal
+
+
+@pytest.mark.parametrize("value", ["0.5", "-1", "abc", "nan"])
+def test_rare_fraction_option_range_is_one_line(tmp_path, capsys, value):
+    from sigae.cli import main
+
+    x = make_signals(n=40, length=64)
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(SystemExit) as exit_:  # argparse's own exit for option errors
+        main(["train", str(tmp_path / "x.npy"), f"--rare-fraction={value}", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "--rare-fraction" in err
+    assert "[0, 0.5)" in err or "invalid number" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_labels_cannot_name_a_variable_of_a_npy_file(tmp_path, capsys):
+    from sigae.cli import main
+
+    x, _ = spiked(n=60, length=64, n_anomalies=1)
+    np.save(tmp_path / "x.npy", x)
+    code = main(["train", str(tmp_path / "x.npy"), "--labels", "labels", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and ".npy file, which holds one array" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_epoch_0_of_the_history_survives_save_and_load(tmp_path):
+    x, _ = spiked(n=400, length=64, n_anomalies=5, seed=4)
+    model = SignalAutoencoder(AutoencoderConfig(**{**TINY, "latent_dim": 16}))
+    model.fit(x, epochs=2, batch_size=50, seed=0, verbose=0, run_dir=tmp_path / "run")
+    assert model.history_.initial_val_loss is not None  # the PCA start's validation loss, drawn in loss.png
+    loaded = sigae_load(tmp_path / "run")
+    assert loaded.history_.initial_val_loss == model.history_.initial_val_loss
+    assert loaded.history_.best_epoch == model.history_.best_epoch
