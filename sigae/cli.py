@@ -109,25 +109,22 @@ def _positive_int(text):
     return value
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
+def _fraction_below(upper: float):
+    """An argparse type: a number in [0, *upper*)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+        if not 0 <= value < upper:
+            raise argparse.ArgumentTypeError(f"must be in [0, {upper:g}), got {text}")
+        return value
+
+    return parse
 
 
-def _below_half(text):
-    """A fraction in [0, 0.5): --trim and --rare-fraction."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not 0 <= value < 0.5:
-        raise argparse.ArgumentTypeError(f"must be in [0, 0.5), got {text}")
-    return value
+_fraction = _fraction_below(1.0)
+_below_half = _fraction_below(0.5)  # --trim and --rare-fraction
 
 
 def _positive_float(text):
