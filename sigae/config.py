@@ -15,17 +15,22 @@ from pathlib import Path
 from .errors import ConfigError
 
 DECODERS = ("seed", "mirror")
+ENCODERS = ("kernels", "conv")
 NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
 LR_SCHEDULES = ("constant", "cosine")
-CONFIG_VERSION = 3
+CONFIG_VERSION = 4
 
-SEED_PRESET = {"filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2), "latent_dim": 32,
+SEED_PRESET = {"encoder": "conv", "filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2), "latent_dim": 32,
                "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
                "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0,
                "rare_fraction": 0.0}
 """Seed thread 003's architecture and recipe, field by field (what version-1 config files described)."""
 
-PRESETS = {"default": {}, "seed": SEED_PRESET}
+RECONSTRUCTION_PRESET = {"encoder": "conv"}
+"""The default of config version 3: a convolutional encoder beside a PCA-started linear path, made for
+reconstruction error (compression, anomaly scores) rather than codes."""
+
+PRESETS = {"default": {}, "reconstruction": RECONSTRUCTION_PRESET, "seed": SEED_PRESET}
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,9 @@ class AutoencoderConfig:
 
     input_length: int = 501
     channels: int = 1
+    encoder: str = "kernels"
+    kernel_features: int = 4000
+    kernel_code_dims: int = 24
     filters: tuple[int, ...] = (64, 32)
     kernel_sizes: tuple[int, ...] = (3, 3)
     pool_sizes: tuple[int, ...] = (2, 2)
@@ -108,6 +116,23 @@ class AutoencoderConfig:
         for name in ("input_length", "channels", "latent_dim"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"config: {name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"config: encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        for name in ("kernel_features", "kernel_code_dims"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"config: {name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if self.encoder == "kernels":
+            if self.kernel_features < 84:
+                raise ConfigError(f"config: kernel_features must be at least 84 (one bias per kernel), got {self.kernel_features}")
+            if self.kernel_code_dims > self.latent_dim:
+                raise ConfigError(f"config: kernel_code_dims ({self.kernel_code_dims}) cannot exceed latent_dim "
+                                  f"({self.latent_dim})")
+            if self.tied:
+                raise ConfigError("config: tied weights need the convolutional encoder (--preset reconstruction "
+                                  "--tied, or encoder='conv'); the default's kernels are fixed, not learned")
+            if not self.linear_path and self.kernel_code_dims < self.latent_dim:
+                raise ConfigError("config: with encoder='kernels' and no linear path, kernel_code_dims must equal "
+                                  "latent_dim")
         if self.decoder not in DECODERS:
             raise ConfigError(f"config: decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.normalize not in NORMALIZERS:
@@ -189,7 +214,9 @@ class AutoencoderConfig:
             data = {**{k: v for k, v in SEED_PRESET.items() if k not in data and k != "latent_activation"}, **data, "version": CONFIG_VERSION}
             data.setdefault("latent_activation", data["activation"])
         elif version == 2:  # written before training signals were screened (sigae.screening)
-            data = {"rare_fraction": 0.0, **data, "version": CONFIG_VERSION}
+            data = {"rare_fraction": 0.0, "encoder": "conv", **data, "version": CONFIG_VERSION}
+        elif version == 3:  # written before the random-kernel encoder (sigae.kernels) was the default
+            data = {"encoder": "conv", **data, "version": CONFIG_VERSION}
         try:
             return cls(**data)
         except TypeError as exc:

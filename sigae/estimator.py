@@ -27,6 +27,9 @@ from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_e
 from .training import FUSED_PREDICT_BATCH, PREDICT_BATCH
 
 MODEL_FILE = "model.keras"
+KERNEL_PREDICT_VALUES = 2 ** 25
+"""Kernel-feature comparisons (signals x points x features) per inference call of the kernels encoder:
+about 128 MB of float32 at a time."""
 
 
 def as_signals(x, name: str = "signals") -> np.ndarray:
@@ -297,8 +300,16 @@ class SignalAutoencoder:
         if not len(xn_val):
             xn_val = val_pairs = None
         self._build_for_training(strategy, t.get("mixed_precision", False))
-        if self.config.linear_path and not resume:
+        if self.config.encoder == "kernels" and not resume:
+            self._init_kernel_code(xn_train, t["seed"])
+        elif self.config.linear_path and not resume:
             self._init_linear_path(xn_train)
+        codes, forward = None, fastpath.training_call(self.encoder, self.decoder, self.config)
+        if not self.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
+            # a frozen encoder (the kernels encoder): its codes once, and the training steps on the decoder
+            codes = (self.decoder, self._predict("encoder", xn_train),
+                     None if xn_val is None else self._predict("encoder", xn_val))
+            forward = fastpath.decoder_call(self.decoder, self.config, training=True)
 
         def write_history(epoch, history):
             write_text(run_dir / "history.csv", history.to_csv())
@@ -313,8 +324,8 @@ class SignalAutoencoder:
                 seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
                 checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
                 on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
-                forward=fastpath.training_call(self.encoder, self.decoder, self.config),
-                predict_forward=self._fast_call("autoencoder"), callbacks=callbacks)
+                forward=forward, predict_forward=self._fast_call("autoencoder" if codes is None else "decoder"),
+                callbacks=callbacks, codes=codes)
         except TrainingInterrupted as exc:
             if run_dir is not None:
                 _write_run_state(run_dir, self.config, status="interrupted", epochs_done=exc.epochs_done)
@@ -344,6 +355,29 @@ class SignalAutoencoder:
             if not t.get("keep_checkpoints", False):
                 shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # a complete run needs none of it
         return self
+
+    def _init_kernel_code(self, xn_train, seed) -> None:
+        """Set the kernels encoder from the normalized training signals (in memory or streamed): the kernel
+        biases, the PCA of the standardized kernel features and the PCA of the signals (see
+        :func:`sigae.network.init_kernel_code`)."""
+        from .network import LINEAR_CODE_SCALE, init_kernel_code
+
+        blocks = (lambda: [xn_train]) if isinstance(xn_train, np.ndarray) else xn_train.blocks
+        kernels = self.encoder.get_layer("encoder_kernels")
+        kernels.fit_biases(next(iter(blocks())), seed=0 if seed is None else seed)
+        batch = self.inference_batch_size
+        features = lambda: (kernels.transform(block, batch) for block in blocks())  # noqa: E731
+        feature_pca = PCABaseline(self.config.kernel_code_dims, standardize=True).fit_chunks(features())
+        spread = feature_pca.code_spread(features())
+        linear_dims = self.config.latent_dim - self.config.kernel_code_dims
+        mean, components = np.zeros(0), np.zeros((0, 0))
+        if linear_dims:
+            pca = PCABaseline(linear_dims)
+            pca.fit(xn_train) if isinstance(xn_train, np.ndarray) else pca.fit_chunks(xn_train.blocks())
+            mean = pca.mean_
+            components = pca.components_ * (LINEAR_CODE_SCALE / pca.code_spread(blocks()))
+        init_kernel_code(self.encoder, self.decoder, feature_pca.mean_, feature_pca.scale_,
+                         feature_pca.components_ / spread, mean, components)
 
     def _init_linear_path(self, xn_train) -> None:
         """Start the linear path at PCA of the normalized training signals (in memory or streamed)."""
@@ -452,6 +486,9 @@ class SignalAutoencoder:
         from .fastpath import fused_encoder_ok
 
         self._check_ready()
+        if self.config.encoder == "kernels":  # (batch, points, features) comparisons: bound their memory
+            return int(np.clip(KERNEL_PREDICT_VALUES // (self.config.input_length * self.config.kernel_features),
+                               1, PREDICT_BATCH))
         return FUSED_PREDICT_BATCH if fused_encoder_ok(self.config, self.encoder) else PREDICT_BATCH
 
     def _fast_call(self, which: str):

@@ -24,9 +24,39 @@ def _path_end(config: AutoencoderConfig):
     return "zeros" if config.linear_path else "glorot_uniform"
 
 
+LINEAR_CODE_SCALE = 0.1
+"""In the kernels encoder's code, the linear (PCA) block's spread relative to the kernel block's: the block
+that tells signals apart dominates distances (SVM, 1-NN, k-means), and the decoder undoes the factor."""
+
+
+def build_kernel_encoder(config: AutoencoderConfig) -> keras.Model:
+    """MiniRocket's fixed dilated convolutions and PPV pooling (:class:`~sigae.kernels.KernelFeatures`), a
+    Dense bottleneck of ``kernel_code_dims`` units (``encoder_features_dense``) and, for the other
+    ``latent_dim - kernel_code_dims`` units, a linear map of the flattened signal (``encoder_linear``),
+    joined into the code (``encoder_latent``). Both maps are set at ``fit`` from the training signals (PCA of
+    the standardized features; PCA of the signals) and not trained afterwards: the encoder is frozen."""
+    from .kernels import KernelFeatures
+
+    signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
+    features = KernelFeatures(config.input_length, config.channels, config.kernel_features,
+                              name="encoder_kernels")(signal)
+    latent = layers.Dense(config.kernel_code_dims, name="encoder_features_dense")(features)
+    linear_dims = config.latent_dim - config.kernel_code_dims
+    if linear_dims:
+        flat = layers.Flatten(name="encoder_linear_flatten")(signal)
+        linear = layers.Dense(linear_dims, name="encoder_linear")(flat)
+        latent = layers.Concatenate(name="encoder_latent")([latent, linear])
+    encoder = keras.Model(signal, latent, name="encoder")
+    encoder.trainable = False
+    return encoder
+
+
 def build_encoder(config: AutoencoderConfig) -> keras.Model:
     """Conv1D(valid)/MaxPool stages, Flatten, Dense bottleneck; with ``linear_path``, plus a linear map of
-    the flattened signal (``encoder_linear``), the two added (``encoder_latent``)."""
+    the flattened signal (``encoder_linear``), the two added (``encoder_latent``). With
+    ``encoder="kernels"``: :func:`build_kernel_encoder`."""
+    if config.encoder == "kernels":
+        return build_kernel_encoder(config)
     signal = keras.Input(shape=(config.input_length, config.channels), name="signal")
     h = signal
     stages = zip(config.filters, config.kernel_sizes, config.pool_sizes)
@@ -114,6 +144,43 @@ def build_models(config: AutoencoderConfig) -> tuple[keras.Model, keras.Model, k
     model_class = TiedAutoencoder if config.tied else keras.Model  # a tied model links itself when loaded
     autoencoder = model_class(signal, decoder(encoder(signal)), name="autoencoder")
     return encoder, decoder, autoencoder
+
+
+def init_kernel_code(encoder: keras.Model, decoder: keras.Model, feature_mean, feature_std, feature_components,
+                     mean, components) -> None:
+    """Set the kernels encoder's code (see :func:`build_kernel_encoder`) and the decoder's linear path.
+
+    Kernel block: ``((f - feature_mean) / feature_std) @ feature_components.T``, divided by its spread so
+    that it has unit spread on the training signals. Linear block: PCA of the flattened normalized signals,
+    ``(x - mean) @ components.T`` scaled to :data:`LINEAR_CODE_SCALE` of the kernel block's spread; the
+    decoder's linear path is the inverse of that block (``z_lin @ components / scale + mean``), zero on the
+    kernel block, so the untrained autoencoder computes PCA's reconstruction with the linear block's size.
+
+    *feature_components* ``(kernel_code_dims, F)``, *components* ``(latent_dim - kernel_code_dims, L * C)``,
+    rows orthonormal; the spreads are the root mean square of each block's training codes, given in
+    ``feature_components`` / ``components`` units by the caller through their row scaling."""
+    feature_mean = np.asarray(feature_mean, dtype=np.float64)
+    feature_std = np.asarray(feature_std, dtype=np.float64)
+    feature_components = _padded(feature_components, encoder.get_layer("encoder_features_dense").units)
+    kernel = feature_components.T / feature_std[:, None]
+    encoder.get_layer("encoder_features_dense").set_weights(
+        [kernel.astype(np.float32), (-(feature_mean @ kernel)).astype(np.float32)])
+    if not np.size(components):
+        return
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    components = _padded(components, encoder.get_layer("encoder_linear").units)
+    encoder.get_layer("encoder_linear").set_weights(
+        [components.T.astype(np.float32), (-(mean @ components.T)).astype(np.float32)])
+    full = np.zeros((len(feature_components) + len(components), mean.size))
+    kept = np.any(components != 0, axis=1)  # components missing for lack of signals stay zero
+    full[len(feature_components):][kept] = np.linalg.pinv(components[kept].T)  # the rows' scale undone exactly
+    decoder.get_layer("decoder_linear").set_weights([full.astype(np.float32), mean.astype(np.float32)])
+
+
+def _padded(rows, count: int) -> np.ndarray:
+    """*rows* ``(k, D)`` as ``(count, D)``, zero rows added (fewer training signals than components)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    return np.concatenate([rows, np.zeros((count - len(rows), rows.shape[1]))]) if len(rows) < count else rows
 
 
 def init_linear_path(encoder: keras.Model, decoder: keras.Model, mean, components) -> None:

@@ -212,21 +212,44 @@ class PCABaseline:
     Signals ``(n, L)`` or ``(n, L, C)`` are flattened to ``(n, L*C)``; ``reconstruct`` projects them onto the
     first k principal directions and back, in the units they were given in (sigae passes normalized signals).
     PCA's reconstruction is the best any rank-k linear encoder/decoder can do in MSE (Eckart-Young), which is
-    why every run is compared with it. The components come from the covariance matrix (points x points).
+    why every run is compared with it. With *standardize*, each column is divided by its standard deviation
+    first (``scale_``; PCA of the correlation matrix), as for the kernels encoder's features.
+
+    Only the k leading components are computed: from a thin SVD of the centred rows when there are fewer
+    rows than columns, else from the columns x columns covariance with a partial eigendecomposition
+    (``scipy.linalg.eigh(subset_by_index=...)``), so wide signals (many points x channels) cost what their
+    data costs, not a full dense eigendecomposition.
     """
 
-    def __init__(self, n_components: int):
+    def __init__(self, n_components: int, standardize: bool = False):
         self.n_components = int(n_components)
+        self.standardize = bool(standardize)
 
     def fit(self, x):
-        """Fit on *x* ``(n, L, C)`` through the points x points covariance (as :meth:`fit_chunks`): the same
-        components as an SVD of the centred signals, up to sign and float64 rounding, at a tenth of the cost
-        for the sample data (1,600 x 501: an SVD took 1.6-4 s of CPU next to TensorFlow, eigh 0.1-0.2 s)."""
-        return self.fit_chunks([x])
+        """Fit on *x* ``(n, L, C)`` (or ``(n, D)``): a thin SVD when n < D, else as :meth:`fit_chunks` (the
+        covariance: for the sample data, 1,600 x 501, an SVD took 1.6-4 s of CPU next to TensorFlow and
+        the covariance 0.1-0.2 s)."""
+        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        if len(flat) >= flat.shape[1]:
+            return self.fit_chunks([flat])
+        self.mean_ = flat.mean(axis=0)
+        centred = flat - self.mean_
+        self.scale_ = self._scale(np.sum(centred ** 2, axis=0) / len(flat))
+        _, _, vt = np.linalg.svd(centred / self.scale_, full_matrices=False)
+        self.components_ = vt[: min(self.n_components, len(flat))]
+        return self
+
+    def _scale(self, variance):
+        if not self.standardize:
+            return np.ones_like(variance)
+        std = np.sqrt(np.maximum(variance, 0.0))
+        return np.where(std > 1e-12, std, 1.0)
 
     def fit_chunks(self, chunks):
         """:meth:`fit` on the concatenation of the blocks in *chunks*, through the covariance matrix
-        (points x points), so the signals never need to be in memory together."""
+        (columns x columns), so the signals never need to be in memory together."""
+        import scipy.linalg
+
         n, total, scatter = 0, None, None
         for block in chunks:
             flat = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
@@ -234,17 +257,29 @@ class PCABaseline:
                 total, scatter = np.zeros(flat.shape[1]), np.zeros((flat.shape[1],) * 2)
             n, total, scatter = n + len(flat), total + flat.sum(axis=0), scatter + flat.T @ flat
         self.mean_ = total / n
-        _, vectors = np.linalg.eigh(scatter - n * np.outer(self.mean_, self.mean_))
-        self.components_ = vectors[:, ::-1][:, : min(self.n_components, n)].T  # largest first, as fit keeps
+        covariance = scatter - n * np.outer(self.mean_, self.mean_)
+        self.scale_ = self._scale(np.diag(covariance) / n)
+        covariance /= np.outer(self.scale_, self.scale_)
+        size, k = len(covariance), min(self.n_components, n, len(covariance))
+        _, vectors = scipy.linalg.eigh(covariance, subset_by_index=[size - k, size - 1])
+        self.components_ = vectors[:, ::-1].T  # largest first, as fit keeps
         return self
 
     def transform(self, x) -> np.ndarray:
         """PCA codes ``(n, k)`` of signals ``(n, L, C)`` (same units as the fitted signals)."""
         x = np.asarray(x, dtype=np.float64)
-        return (x.reshape(len(x), -1) - self.mean_) @ self.components_.T
+        return ((x.reshape(len(x), -1) - self.mean_) / self.scale_) @ self.components_.T
+
+    def code_spread(self, chunks) -> float:
+        """Root mean square of the codes of the blocks in *chunks* (every entry alike)."""
+        total, count = 0.0, 0
+        for block in chunks:
+            codes = self.transform(block)
+            total, count = total + float(np.sum(codes ** 2)), count + codes.size
+        return float(np.sqrt(total / count)) if count and total > 0 else 1.0
 
     def reconstruct(self, x) -> np.ndarray:
         """Projection of *x* onto the fitted components and back, same shape and units as *x*."""
         x = np.asarray(x, dtype=np.float64)
-        flat = x.reshape(len(x), -1) - self.mean_
-        return ((flat @ self.components_.T) @ self.components_ + self.mean_).reshape(x.shape)
+        flat = (x.reshape(len(x), -1) - self.mean_) / self.scale_
+        return (((flat @ self.components_.T) @ self.components_) * self.scale_ + self.mean_).reshape(x.shape)

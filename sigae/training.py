@@ -117,13 +117,15 @@ def predict_batches(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.nd
     return np.concatenate(out, axis=0) if out else np.zeros((0,), dtype=np.float32)
 
 
-def mse_per_batch(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> float:
+def mse_per_batch(fn, x: np.ndarray, batch_size: int = PREDICT_BATCH, inputs: np.ndarray | None = None) -> float:
     """Mean squared reconstruction error of *x* under compiled autoencoder *fn* (the validation loss: the
-    same array every epoch, so its batch shapes are compiled once and need no padding)."""
+    same array every epoch, so its batch shapes are compiled once and need no padding); *fn* is applied to
+    *inputs* (e.g. the codes of *x*, for a decoder) when given."""
+    inputs = x if inputs is None else inputs
     total = 0.0
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
-        total += float(np.sum(np.square(fn(xb).numpy() - xb, dtype=np.float64)))
+        total += float(np.sum(np.square(fn(inputs[i:i + batch_size]).numpy() - xb, dtype=np.float64)))
     return total / x.size
 
 
@@ -370,7 +372,7 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
                       verbose="auto", log=print,
                       checkpoint_dir=None, resume: bool = False, should_stop=None,
                       on_epoch_end=None, strategy=None, forward=None, predict_forward=None,
-                      callbacks=None) -> History:
+                      callbacks=None, codes=None) -> History:
     """Train *autoencoder* to reproduce its input (MSE, Adam).
 
     *x_train* / *x_val* are normalized float32 arrays ``(n, L, C)``, or
@@ -409,6 +411,10 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
 
     *callbacks*: ``keras.callbacks.Callback`` objects, called as ``Model.fit`` calls them
     (:mod:`sigae.callbacks` says which hooks and logs).
+
+    *codes*: ``(decoder, z_train, z_val)`` when the encoder is frozen (nothing in it trains): its codes of
+    *x_train* / *x_val*, computed once, and the decoder the steps then run on them (``forward`` maps codes
+    to reconstructions). The same model and loss; each step skips the encoder.
     """
     import keras
     import tensorflow as tf
@@ -425,11 +431,12 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(variables)
 
-    def replica_step(xb, global_n):
+    def replica_step(batch, global_n):
         # Each replica sums its signals' errors and divides by the global batch size, so the sum over
         # replicas (and the gradients Keras all-reduces) is the mean over the global batch.
+        xb, inputs = batch if codes is not None else (batch, batch)
         with tf.GradientTape() as tape:
-            output = tf.cast(forward(xb), tf.float32)  # the loss stays float32
+            output = tf.cast(forward(inputs), tf.float32)  # the loss stays float32
             per_signal = tf.reduce_mean(tf.square(output - xb), axis=[1, 2])
             loss = tf.reduce_sum(per_signal) / global_n
             objective = loss
@@ -460,18 +467,20 @@ def train_autoencoder(autoencoder, x_train: np.ndarray, x_val: np.ndarray | None
             dataset = tf.data.Dataset.from_generator(lambda: x_train.batches(batch_size, epoch_rng),
                                                      output_signature=spec).prefetch(2)
         else:
-            dataset = tf.data.Dataset.from_tensor_slices(x_train[rng.permutation(n)]).batch(batch_size)
+            order = rng.permutation(n)
+            slices = x_train[order] if codes is None else (x_train[order], codes[1][order])
+            dataset = tf.data.Dataset.from_tensor_slices(slices).batch(batch_size)
         return iter(strategy.experimental_distribute_dataset(dataset.with_options(shard_by_data)))
 
     def validation_loss():
         if x_val is None or not len(x_val):
             return None
         if not streamed:
-            return mse_per_batch(predict, x_val)
+            return mse_per_batch(predict, x_val, inputs=None if codes is None else codes[2])
         total = sum(mse_per_batch(predict, xb) * len(xb) for xb in x_val.blocks())
         return total / len(x_val)
 
-    predict = make_predict_fn(autoencoder, predict_forward)
+    predict = make_predict_fn(autoencoder if codes is None else codes[0], predict_forward)
     rng = np.random.default_rng(seed)
     mode = _progress(verbose)
     history = History()
