@@ -138,3 +138,6 @@ class TiedAutoencoder(keras.Model):
             raise RunFolderError(f"model {self.name!r}: a tied autoencoder needs 'encoder' and 'decoder' "
                                  "sub-models") from None
         link_tied_layers(encoder, decoder)
+
+
+from . import kernels  # noqa: E402,F401  (registers KernelFeatures with Keras alongside the tied layers)
