@@ -434,7 +434,13 @@ def training_summary(metrics: dict) -> str:
                  f"PCA-{pca['components']} {pca['val_mse']:.4g} ({ratio_text})")
     k = pca["components"]
     at_start = metrics.get("best_epoch") == 0
-    if max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
+    kernel_dims = metrics.get("kernel_code_dims")
+    if kernel_dims:
+        lines.append(f"note: this model's codes are made for downstream analysis (classification, clustering, "
+                     f"similarity search): {kernel_dims} of its {k} numbers summarize random-kernel features, "
+                     f"{k - kernel_dims} are PCA of the signals, so it reconstructs coarser than PCA-{k} by design; "
+                     "for reconstruction and anomaly scores train with --preset reconstruction")
+    elif max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
         lines.append(f"note: both reconstruct the held-out signals to float rounding (MSE below {EXACT_MSE:g}): these "
                      f"signals have at most {k} dimensions, and PCA-{k} describes them exactly")
     elif at_start and screened:
@@ -460,7 +466,9 @@ def training_summary(metrics: dict) -> str:
     probe = metrics.get("linear_probe")
     if probe:
         lines.append(f"linear probe ({probe['folds']}-fold cross-validated accuracy on --labels): codes "
-                     f"{probe['codes']:.3f}, PCA-{probe['pca_components']} codes {probe['pca']:.3f}")
+                     f"{probe['codes']:.3f}, PCA-{probe['pca_components']} codes {probe['pca']:.3f}"
+                     + (f", MiniRocket -> PCA-{probe['pca_components']} codes {probe['minirocket']:.3f}"
+                        if "minirocket" in probe else " (MiniRocket's probe too with pip install 'sigae[eval]')"))
     return "\n".join(lines)
 
 

@@ -69,7 +69,7 @@ class AutoencoderConfig:
     channels: int = 1
     encoder: str = "kernels"
     kernel_features: int = 4000
-    kernel_code_dims: int = 24
+    kernel_code_share: float = 0.75
     filters: tuple[int, ...] = (64, 32)
     kernel_sizes: tuple[int, ...] = (3, 3)
     pool_sizes: tuple[int, ...] = (2, 2)
@@ -118,21 +118,17 @@ class AutoencoderConfig:
                 raise ConfigError(f"config: {name} must be a whole number >= 1, got {getattr(self, name)!r}")
         if self.encoder not in ENCODERS:
             raise ConfigError(f"config: encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
-        for name in ("kernel_features", "kernel_code_dims"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"config: {name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not isinstance(self.kernel_features, int) or self.kernel_features < 84:
+            raise ConfigError(f"config: kernel_features must be a whole number >= 84 (one per kernel), "
+                              f"got {self.kernel_features!r}")
+        if not (isinstance(self.kernel_code_share, (int, float)) and 0 < self.kernel_code_share <= 1):
+            raise ConfigError(f"config: kernel_code_share must be in (0, 1], got {self.kernel_code_share!r}")
         if self.encoder == "kernels":
-            if self.kernel_features < 84:
-                raise ConfigError(f"config: kernel_features must be at least 84 (one bias per kernel), got {self.kernel_features}")
-            if self.kernel_code_dims > self.latent_dim:
-                raise ConfigError(f"config: kernel_code_dims ({self.kernel_code_dims}) cannot exceed latent_dim "
-                                  f"({self.latent_dim})")
             if self.tied:
                 raise ConfigError("config: tied weights need the convolutional encoder (--preset reconstruction "
                                   "--tied, or encoder='conv'); the default's kernels are fixed, not learned")
             if not self.linear_path and self.kernel_code_dims < self.latent_dim:
-                raise ConfigError("config: with encoder='kernels' and no linear path, kernel_code_dims must equal "
-                                  "latent_dim")
+                raise ConfigError("config: with encoder='kernels' and no linear path, kernel_code_share must be 1")
         if self.decoder not in DECODERS:
             raise ConfigError(f"config: decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.normalize not in NORMALIZERS:
@@ -153,6 +149,11 @@ class AutoencoderConfig:
         self.stage_lengths()  # raises ConfigError for a too-short input
         if self.decoder == "seed":
             self.seed_decoder_lengths()
+
+    @property
+    def kernel_code_dims(self) -> int:
+        """Code units from the kernel features (encoder ``"kernels"``); the others are the signals' PCA."""
+        return max(1, min(self.latent_dim, round(self.latent_dim * self.kernel_code_share)))
 
     def stage_lengths(self) -> list[int]:
         """Lengths through the encoder: [L, after conv 1, after pool 1, ..., final]."""

@@ -342,6 +342,8 @@ class SignalAutoencoder:
         self.metrics_, self.train_scores_ = self._fit_metrics(train_pairs, val_pairs, seconds)
         self.threshold_ = calibrate_threshold(self.train_scores_, t["threshold_percentile"])
         self.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
+        if self.config.encoder == "kernels":
+            self.metrics_["kernel_code_dims"] = self.config.kernel_code_dims
         if t.get("source"):
             self.metrics_["source"] = t["source"]
         if tensorboard is not None:

@@ -46,6 +46,25 @@ def probe_report(model, x, labels, folds: int = 5, seed: int = 0) -> dict:
     xn = model.normalizer.transform(np.asarray(x, dtype=np.float64))
     rows = model.train_index_ if model.train_index_ is not None else np.arange(len(xn))
     pca = PCABaseline(model.config.latent_dim).fit(xn[rows])
-    return {"folds": int(folds), "codes": linear_probe_accuracy(model.encode(x), labels, folds, seed),
-            "pca": linear_probe_accuracy(pca.transform(xn), labels, folds, seed),
-            "pca_components": int(pca.components_.shape[0])}
+    report = {"folds": int(folds), "codes": linear_probe_accuracy(model.encode(x), labels, folds, seed),
+              "pca": linear_probe_accuracy(pca.transform(xn), labels, folds, seed),
+              "pca_components": int(pca.components_.shape[0])}
+    rocket = minirocket_codes(xn, rows, model.config.latent_dim, seed)
+    if rocket is not None:
+        report["minirocket"] = linear_probe_accuracy(rocket, labels, folds, seed)
+    return report
+
+
+def minirocket_codes(xn, rows, k: int, seed: int = 0):
+    """MiniRocket -> standardized features -> PCA-k codes of *xn* ``(n, L, C)``, fitted on *rows*: the
+    no-learning reference for codes (aeon's ``MiniRocket``, Dempster et al., KDD 2021); None when aeon is
+    not installed (``pip install 'sigae[eval]'``)."""
+    try:
+        from aeon.transformations.collection.convolution_based import MiniRocket
+    except ImportError:
+        return None
+    from .scoring import PCABaseline
+
+    panel = np.transpose(np.asarray(xn, dtype=np.float64), (0, 2, 1))  # aeon: (n, channels, points)
+    features = MiniRocket(random_state=seed).fit(panel[rows]).transform(panel)
+    return PCABaseline(k, standardize=True).fit(features[rows]).transform(features)
