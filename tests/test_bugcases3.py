@@ -355,6 +355,28 @@ def test_a_time_column_by_its_header_is_left_out_and_said(tmp_path, header, posi
     assert "time axis" in source.note
 
 
+def test_text_time_columns_and_labview_exports(tmp_path):
+    _, ax, ay = acc_table()
+    dates = [f"2024-03-01 00:{k // 60:02d}:{k % 60:02d}" for k in range(len(ax))]
+    path = tmp_path / "pandas.csv"  # DataFrame.to_csv() with a DatetimeIndex: an unnamed column of dates
+    path.write_text(",ax,ay,status\n" + "\n".join(f"{d},{float(a)!r},{float(b)!r},ok" for d, a, b in zip(dates, ax, ay)) + "\n")
+    (rec,) = read_recordings(path)
+    np.testing.assert_array_equal(rec.to_array(), np.column_stack([ax, ay]))
+    assert "column 1 (no name) read as the time axis" in rec.note and "column 4 'status' left out" in rec.note
+    headerless = tmp_path / "dates.csv"  # without a header a date is not a number, at its line
+    headerless.write_text("\n".join(f"{d},{float(a)!r}" for d, a in zip(dates, ax)) + "\n")
+    with pytest.raises(DataError) as err:
+        load_array(headerless)
+    assert_one_line_error(err, headerless, "line 1, column 1: '2024-03-01 00:00:00' is not a number")
+    labview = tmp_path / "labview.txt"  # tab-separated, a name with a space, an empty Comment column
+    t = np.arange(len(ax)) * 0.001
+    labview.write_text("X_Value\tUntitled\tUntitled 1\tComment\n"
+                       + "\n".join(f"{a:.6f}\t{float(b)!r}\t{float(c)!r}\t" for a, b, c in zip(t, ax, ay)) + "\n")
+    (rec,) = read_recordings(labview)
+    np.testing.assert_array_equal(rec.to_array(), np.column_stack([ax, ay]))
+    assert "column 1 'X_Value' read as the time axis" in rec.note and rec.note.endswith("Untitled, Untitled 1")
+
+
 def test_a_time_like_name_that_decreases_stays_a_channel(tmp_path):
     _, ax, ay = acc_table()
     path = tmp_path / "temps.csv"

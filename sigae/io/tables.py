@@ -139,9 +139,17 @@ class _TableNode(_Node):
         self._table = None
 
     @classmethod
-    def of_matrix(cls, label, matrix: np.ndarray, names: list[str]) -> _TableNode:
-        """A text table: a float matrix with a header."""
-        columns = [_Column(name, None, (j,), "number", j + 1) for j, name in enumerate(names)]
+    def of_matrix(cls, label, matrix: np.ndarray, names: list[str], text=()) -> _TableNode:
+        """A text table: a float matrix of its numeric columns, with a header naming every column; the 0-based
+        columns *text* hold text (dates are a time axis when named like one, or unnamed)."""
+        columns, k = [], 0
+        for j, name in enumerate(names):
+            if j in text:
+                kind = "time" if _name_role(name) else "text"
+                columns.append(_Column(name, None, (), kind, j + 1))
+            else:
+                columns.append(_Column(name, None, (k,), "number", j + 1))
+                k += 1
         return cls(label, columns, matrix.shape[0], lambda: matrix, text_table=True)
 
     @classmethod
@@ -233,8 +241,9 @@ class _TableNode(_Node):
                             f"name one with --var {_clean(self.label)}/{what} or choose --time-column")
         parts = []
         if time:
+            keep = time_column is None and any(c.kind == "number" for c in time)
             parts.append(f"{', '.join(c.describe(self.text_table) for c in time)} read as the time axis, not "
-                         "a channel" + (" (--time-column none keeps it)" if time_column is None else ""))
+                         "a channel" + (" (--time-column none keeps it)" if keep else ""))
         if kept_named:
             parts.append(f"{', '.join(c.describe(self.text_table) for c in kept_named)} named like a time axis "
                          "or an index but not increasing: read as a channel")
