@@ -341,16 +341,15 @@ def auto_window(recordings, default: int = 125, low: int = 3, high: int = 300, *
     else:
         period = None
         best = max(found, key=lambda f: f.peak)
+        least_peak, least_rise = significance_levels(best.points)
         what = "no significant period" + (
-            f" (highest autocorrelation peak {best.peak:.2f} at lag {best.best_lag}, below the significance level "
-            f"{significance_levels(best.points)[0]:.2f} or not rising "
-            f"{significance_levels(best.points)[1]:.2f} above the trough before it)" if best.best_lag else
+            f" (highest autocorrelation peak {best.peak:.2f} at lag {best.best_lag}; a period needs a peak of at "
+            f"least {least_peak:.2f} rising {least_rise:.2f} above the trough before it)" if best.best_lag else
             " (no autocorrelation peak)")
     if minimum > longest:
         raise DataError(f"--window auto: {what}; the encoder needs windows of at least {minimum} points, and the "
                         f"shortest recording has {shortest} points (two windows of {minimum} at --hop {hop} need "
-                        f"{minimum + hop}): no window fits; give --window W with a smaller encoder, or longer "
-                        "recordings")
+                        f"{minimum + hop}): no window fits; train on longer recordings")
     if period is None:
         window, reason = default, f"{what}; TSB-UAD's default window {default}"
     elif not low <= period <= high:

@@ -359,7 +359,8 @@ def test_text_time_columns_and_labview_exports(tmp_path):
     _, ax, ay = acc_table()
     dates = [f"2024-03-01 00:{k // 60:02d}:{k % 60:02d}" for k in range(len(ax))]
     path = tmp_path / "pandas.csv"  # DataFrame.to_csv() with a DatetimeIndex: an unnamed column of dates
-    path.write_text(",ax,ay,status\n" + "\n".join(f"{d},{float(a)!r},{float(b)!r},ok" for d, a, b in zip(dates, ax, ay)) + "\n")
+    path.write_text(",ax,ay,status\n"
+                    + "\n".join(f"{d},{float(a)!r},{float(b)!r},ok" for d, a, b in zip(dates, ax, ay)) + "\n")
     (rec,) = read_recordings(path)
     np.testing.assert_array_equal(rec.to_array(), np.column_stack([ax, ay]))
     assert "column 1 (no name) read as the time axis" in rec.note and "column 4 'status' left out" in rec.note
@@ -438,7 +439,8 @@ def test_time_column_by_name_number_and_errors(tmp_path):
                                       np.column_stack([ax, ay]))
     with pytest.raises(DataError) as err:
         read_recordings(path, time_column="time")
-    assert_one_line_error(err, path, "--time-column time: text table 'clk' has no column 'time'; its columns: clk, ax, ay")
+    assert_one_line_error(err, path, "--time-column time: text table 'clk' has no column 'time'; its columns: clk, "
+                                     "ax, ay")
     np.save(tmp_path / "plain.npy", np.column_stack([t, ax]))
     with pytest.raises(DataError, match="no column names .* give the column's number"):
         read_recordings(tmp_path / "plain.npy", time_column="clk")
