@@ -316,6 +316,9 @@ def cmd_train(args):
 
         if args.window is None and (args.hop != 1 or args.fs is not None):
             raise SigaeError("--hop/--fs: only with --window (training on the sliding windows of recordings)")
+        if args.window is not None and args.layout:
+            raise SigaeError("--layout: names the axes of 3-D arrays of cut signals; recordings (--window) are "
+                             "vectors or N x C matrices, whose channels --orientation and --time-column choose")
         files = files_of(args.file)
         out = Path(args.out) if args.out else Path("runs") / Path(args.file[0]).stem
         if out.exists() and not out.is_dir():
