@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import ConfigError, SigaeError
 
 EXIT_USAGE = 2
+LAYOUTS = ("NLC", "NCL", "LNC", "LCN", "CNL", "CLN")  # sigae.io.LAYOUTS, without importing sigae.io for --help
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,18 @@ def _add_input_options(p, what="signals"):
                                  "default: the only matrix that can hold them")
     p.add_argument("--orientation", choices=("rows", "columns"),
                    help="rows: each row is one signal (default); columns: each column is one signal")
+    p.add_argument("--layout", type=str.upper, choices=LAYOUTS, metavar="NLC|NCL|...",
+                   help="order of the axes of a 3-D variable as stored: NLC = signals x points x channels (the "
+                        "default), NCL = signals x channels x points (aeon, MNE, PyTorch), or any other order of "
+                        "N, L, C (CLN: EEGLAB's channels x points x trials). Without it, a 3-D variable read as NLC "
+                        "with as many channels as points or more is refused. Commands that use a run read in the "
+                        "layout it was trained with unless given")
+    p.add_argument("--time-column", metavar="NAME|K|none",
+                   help="the column that holds time (a clock, timestamps, a sample index), left out of the "
+                        "channels: its header or field name, or its number (1-based); 'none' keeps every column. "
+                        "Default: a column named like time (t, time_s, timestamp, X_Value...) or an index (the "
+                        "pandas index) is left out, and said; a recording with a column that rises at every sample "
+                        "is refused. Commands that use a run read with the run's choice unless given")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--crop", action="store_true", help="signals of different lengths: crop to the shortest")
     group.add_argument("--pad", action="store_true", help="signals of different lengths: zero-pad to the longest")
@@ -46,14 +59,44 @@ def _length_policy(args):
     return "crop" if getattr(args, "crop", False) else "pad" if getattr(args, "pad", False) else None
 
 
-def _load_signals(args, path, expected_length=None, say=print, min_signals=1):
+def _load_signals(args, path, expected_length=None, say=print, min_signals=1, expected_channels=None):
     from .io import load_signals
 
     x, source = load_signals(path, args.var, orientation=args.orientation, expected_length=expected_length,
-                             length_policy=_length_policy(args), min_signals=min_signals, return_info=True)
+                             length_policy=_length_policy(args), min_signals=min_signals, return_info=True,
+                             layout=args.layout, expected_channels=expected_channels, time_column=args.time_column)
     if source.note:
         say(f"{path}: {source.note}")
     return x, source
+
+
+def _reading(args, var) -> dict:
+    """What the run records of how its signals were read, so that encode, score, plot and export read alike."""
+    return {"variable": var, "orientation": args.orientation, "layout": args.layout,
+            "time_column": args.time_column, "stream": bool(args.stream)}
+
+
+def _run_source(run_dir) -> dict:
+    """The 'source' of a run's training.json ({} when there is none or it cannot be read)."""
+    import json
+
+    try:
+        training = json.loads((Path(run_dir) / "training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return (training.get("source") or {}) if isinstance(training, dict) else {}
+
+
+def _inherit_reading(args, run_dir) -> None:
+    """--layout and --time-column default to the run's own (training.json), said in one line when used."""
+    source = _run_source(run_dir)
+    used = []
+    for option in ("layout", "time_column"):
+        if getattr(args, option, None) is None and source.get(option) is not None:
+            setattr(args, option, source[option])
+            used.append(f"--{option.replace('_', '-')} {source[option]}")
+    if used:
+        print(f"{run_dir}: reading with {' '.join(used)}, as the run was trained")
 
 
 @contextlib.contextmanager
@@ -66,7 +109,8 @@ def _training_signals(args, path):
 
     if args.crop or args.pad:
         raise SigaeError("--stream: --crop/--pad need the whole file in memory; drop one or the other")
-    with open_signal_dataset(path, args.var, orientation=args.orientation, min_signals=2) as dataset:
+    with open_signal_dataset(path, args.var, orientation=args.orientation, min_signals=2, layout=args.layout,
+                             time_column=args.time_column) as dataset:
         if dataset is None:
             raise SigaeError(f"--stream: {path} cannot be read block by block (only HDF5, MATLAB v7.3 and "
                              ".npy files can); drop --stream to load it whole")
@@ -92,7 +136,8 @@ def _open_signals(args, path, config):
     from .streaming import open_signals
 
     with open_signals(path, args.var, orientation=args.orientation, expected_length=config.input_length,
-                      length_policy=_length_policy(args)) as (signals, source):
+                      length_policy=_length_policy(args), layout=args.layout, expected_channels=config.channels,
+                      time_column=args.time_column) as (signals, source):
         if source.note:
             print(f"{path}: {source.note}")
         _check_channels(path, signals.shape, config)
@@ -254,6 +299,8 @@ def cmd_train(args):
             raise SigaeError(f"--resume {out}: the run does not record its signals file; give FILE")
         args.var = args.var or src.get("variable")
         args.orientation = args.orientation or src.get("orientation")
+        args.layout = args.layout or src.get("layout")
+        args.time_column = args.time_column or src.get("time_column")
         args.stream = args.stream or bool(src.get("stream"))
         with _training_signals(args, file) as (x, _):
             print(f"resuming {out} on {file}")
@@ -269,6 +316,9 @@ def cmd_train(args):
 
         if args.window is None and (args.hop != 1 or args.fs is not None):
             raise SigaeError("--hop/--fs: only with --window (training on the sliding windows of recordings)")
+        if args.window is not None and args.layout:
+            raise SigaeError("--layout: names the axes of 3-D arrays of cut signals; recordings (--window) are "
+                             "vectors or N x C matrices, whose channels --orientation and --time-column choose")
         files = files_of(args.file)
         out = Path(args.out) if args.out else Path("runs") / Path(args.file[0]).stem
         if out.exists() and not out.is_dir():
@@ -297,7 +347,8 @@ def cmd_train(args):
                             validation_split=args.validation_split, verbose=verbose, patience=args.patience,
                             seed=args.seed, run_dir=out, overwrite=args.overwrite, should_stop=stop.install(),
                             source=provenance, strategy=args.strategy, mixed_precision=args.mixed_precision,
-                            tensorboard=args.tensorboard, keep_checkpoints=args.keep_checkpoints)
+                            tensorboard=args.tensorboard, keep_checkpoints=args.keep_checkpoints,
+                            layout="NLC")  # read in its --layout already
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
         else:
@@ -315,19 +366,27 @@ def _train_one(args, file, config, out, stop, verbose):
     with _training_signals(args, file) as (x, source):
         shape = x.shape
         labels = _probe_labels(args, file, shape[0])
-        config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
-        print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
-              + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
+        reading = f"{shape[0]} signals x {shape[1]} points" + (
+            f" x {shape[2]} channels (layout {source.layout})" if len(shape) == 3 else "")
+        try:
+            config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
+        except ConfigError as exc:
+            from .errors import DataError
+
+            hint = "; if its axes are in another order, say so with --layout" if len(shape) == 3 else ""
+            raise DataError(f"{source.path}: variable '{source.var}' read as {reading}: "
+                            f"{str(exc).removeprefix('config: ')}{hint}") from None
+        print(f"{source.path}: {reading} from variable '{source.var}'"
               + (", read block by block" if args.stream else ""))
-        provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
-                      "orientation": source.orientation, "stream": bool(args.stream)}
+        provenance = {"file": str(Path(source.path).resolve()), **_reading(args, source.var),
+                      "orientation": source.orientation}
         try:
             model = SignalAutoencoder(config).fit(
                 x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
                 verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
                 overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
                 strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard,
-                keep_checkpoints=args.keep_checkpoints)
+                keep_checkpoints=args.keep_checkpoints, layout="NLC")  # read in its --layout already
         except TrainingInterrupted as exc:
             return _interrupted(exc, out)
         if labels is not None:
@@ -519,6 +578,7 @@ def cmd_encode(args):
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
     model = _load_run(args.run)
+    _inherit_reading(args, args.run)
     if model.windowing_ is not None:
         return encode_windowed(args, model, files)
     _no_hop(args)
@@ -629,6 +689,7 @@ def cmd_score(args):
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
     model = _load_run(args.run)
+    _inherit_reading(args, args.run)
     if model.windowing_ is not None:
         if args.per_point:
             raise SigaeError("--per-point: a model of recordings always writes point_score (one value per sample)")
@@ -675,6 +736,8 @@ def cmd_plot(args):
 
     out = Path(args.out) if args.out else Path(args.run) / "plots"
     model = _load_run(args.run)
+    if args.file:
+        _inherit_reading(args, args.run)
     if model.windowing_ is not None:
         check_writable(out / "loss.png", args.overwrite)
         written = [plot_loss(model.history_, out / "loss.png")] if model.history_ and model.history_.loss else []
@@ -690,7 +753,8 @@ def cmd_plot(args):
     for name in names:
         check_writable(out / name, args.overwrite)
     if args.file:  # every input is checked before the first figure is written
-        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length)
+        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length,
+                             expected_channels=model.config.channels)
         _check_channels(args.file, x.shape, model.config)
         labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
     written = []
@@ -830,7 +894,9 @@ def cmd_export(args):
     if not args.data:
         args.var = args.var or source.get("variable")
         args.orientation = args.orientation or source.get("orientation")
-    x, info = _load_signals(args, file, expected_length=model.config.input_length)
+    _inherit_reading(args, run_dir)
+    x, info = _load_signals(args, file, expected_length=model.config.input_length,
+                            expected_channels=model.config.channels)
     _check_channels(file, x.shape, model.config)
     representative, calibration = x, f"{len(x)} signals of {file}"
     is_training_file = (not args.data or Path(file).resolve() == Path(source.get("file", "")).resolve())

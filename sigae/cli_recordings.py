@@ -72,7 +72,8 @@ def read_all(args, files, window=None, hop=1, channels=None, say=print):
     out = []
     for f in files:
         labels = getattr(args, "labels", None)
-        recs = read_recordings(f, args.var, orientation=args.orientation, exclude=(labels,) if labels else ())
+        recs = read_recordings(f, args.var, orientation=args.orientation, exclude=(labels,) if labels else (),
+                               time_column=getattr(args, "time_column", None))
         out.append((f, recs))
     everything = [r for _, recs in out for r in recs]
     if window is not None and window != "auto":
@@ -87,6 +88,8 @@ def read_all(args, files, window=None, hop=1, channels=None, say=print):
             if r.channels != channels:
                 raise DataError(f"{r.name}: {r.channels} channel(s), but the model was trained on {channels}")
     for f, recs in out:
+        for note in dict.fromkeys(r.note for r in recs if r.note):  # each note once per file
+            say(f"{f}: {note}")
         lengths = [r.length for r in recs]
         say(f"{f}: {len(recs)} recording(s) of {min(lengths)}" + (f"-{max(lengths)}" if max(lengths) != min(lengths)
                                                                    else "")
@@ -104,8 +107,9 @@ def train_windowed(args, files, config, out, should_stop, verbose):
         raise ConfigError("--window: --crop/--pad do not apply; recordings of any lengths are windowed as they are")
     per_file = read_all(args, files, args.window, args.hop)
     recordings = [r for _, recs in per_file for r in recs]
-    provenance = {"file": str(Path(files[0]).resolve()), "variable": args.var, "orientation": args.orientation,
-                  "stream": bool(args.stream)}
+    from .cli import _reading
+
+    provenance = {"file": str(Path(files[0]).resolve()), **_reading(args, args.var)}
     return SignalAutoencoder(config).fit_recordings(
         recordings, args.window, args.hop, fs=args.fs, epochs=args.epochs, batch_size=args.batch_size,
         validation_split=args.validation_split, verbose=verbose, patience=args.patience, seed=args.seed,
@@ -146,7 +150,8 @@ def many_files(args, files):
 
                 if args.crop or args.pad:
                     raise ConfigError("--stream: --crop/--pad need the whole file in memory; drop one or the other")
-                x = stack.enter_context(open_signal_dataset(f, args.var, orientation=args.orientation))
+                x = stack.enter_context(open_signal_dataset(f, args.var, orientation=args.orientation,
+                                                            layout=args.layout, time_column=args.time_column))
                 if x is None:
                     raise DataError(f"--stream: {f} cannot be read block by block (only HDF5, MATLAB v7.3 and .npy "
                                     "files can); drop --stream to load it whole")
@@ -159,11 +164,13 @@ def many_files(args, files):
             elif layout != first[1]:
                 raise DataError(f"{f}: signals of {layout[0]} points x {layout[1]} channel(s), but {first[0]} has "
                                 f"{first[1][0]} x {first[1][1]}")
-            print(f"{f}: {x.shape[0]} signals x {x.shape[1]} points from '{source.var}'"
-                  + (", read block by block" if args.stream else ""))
+            print(f"{f}: {x.shape[0]} signals x {x.shape[1]} points"
+                  + (f" x {x.shape[2]} channels (layout {source.layout})" if len(x.shape) == 3 else "")
+                  + f" from '{source.var}'" + (", read block by block" if args.stream else ""))
             parts.append(x)
-        provenance = {"files": [str(Path(f).resolve()) for f in files], "variable": args.var,
-                      "orientation": args.orientation, "stream": bool(args.stream)}
+        from .cli import _reading
+
+        provenance = {"files": [str(Path(f).resolve()) for f in files], **_reading(args, args.var)}
         if args.stream:
             yield ConcatenatedSignals(parts), provenance
         else:

@@ -32,12 +32,29 @@ KERNEL_PREDICT_VALUES = 2 ** 25
 about 128 MB of float32 at a time."""
 
 
-def as_signals(x, name: str = "signals") -> np.ndarray:
-    """Validate and return *x* as float64 ``(n, L, C)``."""
+def as_signals(x, name: str = "signals", layout: str | None = "NLC") -> np.ndarray:
+    """Validate and return *x* as float64 ``(n, L, C)``.
+
+    *layout* names the axes of a 3-D *x* ("NLC": signals, points, channels; "NCL": signals, channels, points as
+    aeon, MNE and PyTorch keep them; any order of N, L, C); None is NLC, refused when that reading has as many
+    channels as points or more (the axes are then almost surely in another order). Raises DataError.
+    """
     try:
         x = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name}: not a real numeric array ({exc})") from None
+    if x.ndim == 3:
+        from .io.convert import LAYOUTS
+
+        chosen = (layout or "NLC").upper() if isinstance(layout, str) or layout is None else layout
+        if chosen not in LAYOUTS:
+            raise ConfigError(f"layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+        x = np.transpose(x, tuple(chosen.index(axis) for axis in "NLC"))
+        if layout is None and x.shape[2] >= x.shape[1] > 0:
+            raise DataError(f"{name}: shape {x.shape} read as {x.shape[0]} signals x {x.shape[1]} points x "
+                            f"{x.shape[2]} channels: {'more' if x.shape[2] > x.shape[1] else 'as many'} channels "
+                            "than points, so the axes are probably in another order; pass layout='NCL' for "
+                            "signals x channels x points (aeon, MNE, PyTorch), or layout='NLC' to take it as it is")
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3:
@@ -129,8 +146,17 @@ class SignalAutoencoder:
     def _check_shape(self, x: np.ndarray, name: str) -> None:
         expected = (self.config.input_length, self.config.channels)
         if x.shape[1:] != expected:
+            length, channels = expected
+            fix = ""
+            if x.shape[1:] == (channels, length):
+                fix = "; the axes look swapped: pass x.transpose(0, 2, 1) (load files with layout='NCL')"
+            elif channels > 1 and x.shape[2] == 1 and x.shape[:2] == (length, channels):
+                fix = f"; for one signal of {length} points x {channels} channels pass x[None] (shape (1, {length}, " \
+                      f"{channels}))"
+            elif channels == 1 and x.shape[2] == 1 and x.shape[0] == length:
+                fix = f"; signals as columns? pass x.T (shape ({x.shape[1]}, {length}))"
             raise DataError(f"{name}: signals of {x.shape[1]} points x {x.shape[2]} channel(s), but the model "
-                            f"expects {expected[0]} points x {expected[1]} channel(s)")
+                            f"expects {length} points x {channels} channel(s){fix}")
 
     # ------------------------------------------------------------------ training
     def fit(self, x, epochs: int = 100, batch_size: int = 100, validation_split: float = 0.2,
@@ -138,8 +164,13 @@ class SignalAutoencoder:
             threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
             should_stop=None, source: dict | None = None, strategy="default",
             mixed_precision: bool = False, callbacks=None, tensorboard=None,
-            validation_rows=None, keep_checkpoints: bool = False) -> "SignalAutoencoder":
+            validation_rows=None, keep_checkpoints: bool = False, layout: str | None = None) -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
+
+        *x*: signals ``(n, L)`` or ``(n, L, C)`` in original units; a 3-D *x* in another *layout* is named so
+        (``layout="NCL"`` for ``(n, C, L)``, as aeon, MNE and PyTorch keep signals); without *layout* a 3-D *x*
+        whose ``(n, L, C)`` reading has as many channels as points or more is refused (DataError) rather than
+        trained on with its axes swapped (:func:`as_signals`).
 
         The validation split is a random subset (seeded by *seed*), not the
         last rows, so sorted files are split fairly. After training it records
@@ -181,7 +212,7 @@ class SignalAutoencoder:
         from .callbacks import fit_callbacks
 
         callbacks = fit_callbacks(callbacks, tensorboard)
-        x = x if isinstance(x, SignalDataset) else as_signals(x)
+        x = x if isinstance(x, SignalDataset) else as_signals(x, layout=layout)
         _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile)
         n = len(x)
         n_val = int(round(n * validation_split)) if validation_rows is None else len(validation_rows)
@@ -504,19 +535,37 @@ class SignalAutoencoder:
     def _reconstruct_normalized(self, xn: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         return self._predict("decoder", self._predict("encoder", xn, batch_size), batch_size)
 
-    def _normalize(self, x, name):
+    def _model_signals(self, x, name) -> np.ndarray:
+        """*x* as ``(n, L, C)`` for this model: a 1-D vector of the model's length is one signal, as on the
+        command line; anything else of the wrong shape is refused saying how to reshape it."""
         self._check_ready()
+        length, channels = self.config.input_length, self.config.channels
+        if np.ndim(x) == 1:
+            size = np.size(x)
+            if size == length and channels == 1:
+                x = np.asarray(x)[None, :]
+            else:
+                fix = (f"pass it as x.reshape(1, {length}, {channels}) if it is one signal with its channels "
+                       "interleaved point by point" if size == length * channels else
+                       f"give signals shaped (n, {length})" + (f" x {channels} channels" if channels > 1 else ""))
+                raise DataError(f"{name}: a 1-D array of {size} values, but the model takes signals of {length} "
+                                f"points x {channels} channel(s); {fix}")
         x = as_signals(x, name)
         self._check_shape(x, name)
+        return x
+
+    def _normalize(self, x, name):
+        x = self._model_signals(x, name)
         return x, self.normalizer.transform(x)
 
     def signal_stats(self, x):
         """Per-signal statistics the per-signal normalizer needs to decode (None otherwise)."""
-        self._check_ready()
-        return self.normalizer.signal_stats(as_signals(x))
+        return self.normalizer.signal_stats(self._model_signals(x, "signals"))
 
     def encode(self, x, batch_size: int | None = None) -> np.ndarray:
         """Latent codes ``(n, latent_dim)`` of signals *x* ``(n, L)`` or ``(n, L, C)`` in original units.
+
+        A 1-D *x* of the model's length (one channel) is one signal, ``(1, latent_dim)`` out.
 
         The codes are in the model's own units (for the default model, PCA scores of the normalized signals
         at initialization). Raises :class:`~sigae.NotFittedError` before ``fit``/``load`` and
@@ -549,11 +598,14 @@ class SignalAutoencoder:
 
         Raises the errors of :meth:`encode`."""
         stats = self.signal_stats(x)
-        return self.decode(self.encode(x, batch_size), stats, batch_size)
+        out = self.decode(self.encode(x, batch_size), stats, batch_size)
+        return out[0] if np.ndim(x) == 1 else out
 
     def score(self, x, metric: str = "mse", threshold=None, per_point: bool = False,
               batch_size: int | None = None) -> ScoreResult:
         """Per-signal reconstruction error in normalized units, flagged against a threshold.
+
+        *x*: signals ``(n, L)`` or ``(n, L, C)``, or one signal as a 1-D vector of the model's length.
 
         *threshold*: None (the percentile calibrated on the training signals),
         ``"max"``, ``"pNN"`` or a number (normalized units). Returns a :class:`~sigae.scoring.ScoreResult`

@@ -51,6 +51,9 @@ class Recording:
     channels: int
     _read: Callable[[int, int], np.ndarray] = field(repr=False)
     streamed: bool = False
+    note: str = ""  # what reading it left out (a time column), for the user; "" if nothing
+    time_axis: int = 0  # the stored axis its points run along: 0 (down the columns) or 1 (along the rows)
+    names: tuple = ()  # its channels' names, when it comes from a table of named columns
 
     @property
     def name(self) -> str:
@@ -113,14 +116,17 @@ def input_files(paths) -> list[Path]:
 
 
 def read_recordings(path, var=None, *, orientation=None, stream: bool | None = None,
-                    exclude=()) -> list[Recording]:
+                    exclude=(), time_column=None) -> list[Recording]:
     """The recordings of *var* in *path* (see the module docstring); HDF5/.npy numeric variables left on disk.
 
     *stream*: None leaves HDF5/.npy variables on disk, False reads every
-    recording whole. Raises DataError naming the file for a missing variable,
-    cut signals, or anything that is not numbers.
+    recording whole. *var* may also name a field of a record table or a column of a text table
+    (``acc/table/ax``, ``ax``). *time_column*: see :func:`check_time_column`; a table's time column (a pandas
+    index, a column named ``time_s``...) is left out by sigae.io's rules and said in ``Recording.note``.
+    Raises DataError naming the file for a missing variable,
+    cut signals, a recording with a clock among its channels, or anything that is not numbers.
     """
-    from .io import list_variables, load_array
+    from .io import list_variables
 
     path = Path(path)
     where = str(path)
@@ -129,7 +135,7 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
     infos = {v.name: v for v in list_variables(path)}
     if var is None:
         found = [v for v in infos.values() if v.kind in ("numeric", "logical") and max(v.shape or (0,)) > 1
-                 and "complex" not in v.dtype and v.name not in exclude]  # e.g. the --labels variable
+                 and 0 not in v.shape and "complex" not in v.dtype and v.name not in exclude]  # e.g. --labels
         cut = [v for v in found if len(v.shape) > 2 or (len(v.shape) == 2 and min(v.shape) > MAX_CHANNELS)]
         if cut and len(found) > 1:
             _split(where, cut[0].name, cut[0].shape, None, None, False)  # says: cut signals, not a recording
@@ -138,27 +144,110 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
             raise DataError(f"{where}: {what} hold the recording (candidates: {', '.join(v.name for v in found) or 'none'}; "
                             f"the file contains: {', '.join(infos) or 'nothing'}); choose one with --var")
         var = found[0].name
+    recordings, named = _read(path, where, var, infos, orientation, stream, time_column)
+    if named and time_column is not None:  # the table's own rules applied it, by name or number
+        return recordings
+    return check_time_column(recordings, time_column)
+
+
+def _read(path, where, var, infos, orientation, stream, time_column) -> tuple[list[Recording], bool]:
+    """The recordings of *var*, and whether they come from a table of named columns (*time_column* applied)."""
+    from .io import DEFAULT_MAX_BYTES, _load_array_named
+
     head = re.match(r"[^.{(]+", var.replace(" ", "")).group(0) if var.strip() else ""
-    if head not in infos:
-        raise DataError(f"{where}: no variable '{var}'; the file contains: {', '.join(infos) or 'nothing'}")
-    info = infos[head]
-    if var == head and info.kind == "cell":
-        return _elements(path, [f"{var}{{{k}}}" for k in range(1, math.prod(info.shape) + 1)], orientation)
-    m = re.fullmatch(r"([^.{(]+)\.(\w+)", var.replace(" ", ""))
-    if m and info.kind == "struct" and math.prod(info.shape) > 1:
-        return _elements(path, [f"{head}({k}).{m.group(2)}" for k in range(1, math.prod(info.shape) + 1)],
-                         orientation)
-    if stream is not False and var == head:
-        lazy = _open_lazy(path, var)
-        if lazy is not None:
-            shape, reader = lazy
-            return _split(where, var, shape, reader, orientation, streamed=True)
-    if var != head:
-        names = _cell_element_names(path, var)
-        if names:  # a cell inside a struct (data.trials): one recording per element
-            return _elements(path, names, orientation)
-    x = load_array(path, var)
-    return _split(where, var, x.shape, _array_reader(x), orientation, streamed=False)
+    if head in infos:
+        info = infos[head]
+        if var == head and info.kind == "cell":
+            return _elements(path, [f"{var}{{{k}}}" for k in range(1, math.prod(info.shape) + 1)], orientation), False
+        m = re.fullmatch(r"([^.{(]+)\.(\w+)", var.replace(" ", ""))
+        if m and info.kind == "struct" and math.prod(info.shape) > 1:
+            return _elements(path, [f"{head}({k}).{m.group(2)}" for k in range(1, math.prod(info.shape) + 1)],
+                             orientation), False
+        if stream is not False and var == head:
+            lazy = _open_lazy(path, var)
+            if lazy is not None:
+                shape, reader = lazy
+                return _split(where, var, shape, reader, orientation, streamed=True), False
+        if var != head:
+            names = _cell_element_names(path, var)
+            if names:  # a cell inside a struct (data.trials): one recording per element
+                return _elements(path, names, orientation), False
+    # anything else, also a table's field (acc/table/ax, a CSV's column) or a pandas key (acc): sigae.io resolves
+    # the name, or says what the file holds
+    x, source, names = _load_array_named(path, var, DEFAULT_MAX_BYTES, time_column)
+    recordings = _split(where, source.var, x.shape, _array_reader(x), orientation, streamed=False)
+    for r in recordings:
+        r.note = source.note
+        if names is not None and r.time_axis == 0 and r.channels == len(names):
+            r.names = tuple(names)
+    return recordings, names is not None
+
+
+CLOCK_CHECK_POINTS = 100_000
+"""The points of each recording that :func:`check_time_column` reads to find a clock among its channels."""
+
+
+def check_time_column(recordings: list[Recording], time_column=None) -> list[Recording]:
+    """The recordings with their time column (a clock) left out of the channels, or refused if they hold one.
+
+    *time_column*: None looks for a channel of a multichannel recording that increases at every one of its
+    first ``CLOCK_CHECK_POINTS`` points (a clock or a sample counter, not a sensor) and refuses the recording
+    naming it; ``"none"`` keeps every channel as it is; a number K leaves channel K out of every recording
+    (column K of an ``N x C`` matrix, row K of a ``C x N`` one), saying so in ``Recording.note``.
+    """
+    from .io import _clean
+
+    if time_column is not None and str(time_column).strip().lower() == "none":
+        return recordings
+    if time_column is None:
+        for r in recordings:
+            if r.channels >= 2 and r.length >= 16:
+                x = r.read(0, min(r.length, CLOCK_CHECK_POINTS))
+                steps = np.diff(x, axis=0)
+                rising = np.flatnonzero((steps > 0).all(axis=0))
+                if len(rising):
+                    k = int(rising[0])
+                    option = _clean(r.names[k]) if r.names else k + 1
+                    raise DataError(f"{r.name}: {_line(r, k)} increases at every one of its {len(x):,} points "
+                                    f"({_clock_text(x[:, k], steps[:, k])}), as a clock does: a time axis, not a "
+                                    f"sensor channel; leave it out with --time-column {option} (a run trained so "
+                                    "scores the same way), or keep it with --time-column none")
+        return recordings
+    text = str(time_column).strip()
+    if not text.isdigit():
+        raise DataError(f"{recordings[0].name}: --time-column {text}: the recording has no column names (no header "
+                        "line, no record fields); give the column's number, e.g. --time-column 1")
+    k = int(text)
+    out = []
+    for r in recordings:
+        if not 1 <= k <= r.channels or r.channels < 2:
+            raise DataError(f"{r.name}: --time-column {k}: the recording has {r.channels} channel(s), no column {k} "
+                            "beside others")
+
+        def read(a, b, r=r):
+            return np.delete(np.asarray(r._read(a, b), dtype=np.float64).reshape(b - a, r.channels), k - 1, axis=1)
+
+        note = f"{_line(r, k - 1)} read as the time axis, not a channel (--time-column {k})"
+        out.append(Recording(r.file, r.var, r.index, r.length, r.channels - 1, read, r.streamed,
+                             "; ".join(n for n in (r.note, note) if n), r.time_axis))
+    return out
+
+
+def _line(recording: Recording, k: int) -> str:
+    """``column 3`` (``column 'ax'`` in a table, ``row 3`` when the recording's points run along the rows) for its
+    0-based channel k."""
+    from .io import _clean
+
+    if recording.names:
+        return f"column '{_clean(recording.names[k])}'"
+    return f"{'row' if recording.time_axis == 1 else 'column'} {k + 1}"
+
+
+def _clock_text(values, steps) -> str:
+    step = float(np.median(steps))
+    if steps.max() - steps.min() <= 1e-3 * abs(step) + 1e-12 * np.abs(values).max():  # float rounding of a clock
+        return f"evenly, by {step:.6g} from {values[0]:.10g}"
+    return f"from {values[0]:.10g} to {values[-1]:.10g}"
 
 
 def _cell_element_names(path, var) -> list[str]:
@@ -232,7 +321,7 @@ def _split(where, var, shape, reader, orientation, streamed) -> list[Recording]:
             part = np.asarray(reader(tuple(index)))
             return part if time_axis == 0 else part.T
 
-        return [Recording(where, var, 1, shape[time_axis], channels, read_all, streamed)]
+        return [Recording(where, var, 1, shape[time_axis], channels, read_all, streamed, time_axis=time_axis)]
     time_axis = 1 if orientation == "rows" else 0
     out = []
     for k in range(shape[1 - time_axis]):

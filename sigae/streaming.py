@@ -42,14 +42,19 @@ IN_MEMORY_BYTES = 32 * 2**20
 
 # ---------------------------------------------------------------------------- reading
 @contextlib.contextmanager
-def open_signals(path, var=None, *, orientation=None, expected_length=None, length_policy=None):
-    """Yield ``(signals, SignalSource)``: a SignalDataset if the file can be streamed, else load_signals' array."""
-    with open_signal_dataset(path, var, orientation=orientation, expected_length=expected_length) as dataset:
+def open_signals(path, var=None, *, orientation=None, expected_length=None, length_policy=None, layout=None,
+                 expected_channels=None, time_column=None):
+    """Yield ``(signals, SignalSource)``: a SignalDataset if the file can be streamed, else load_signals' array.
+
+    The keywords are :func:`sigae.io.load_signals`'."""
+    with open_signal_dataset(path, var, orientation=orientation, expected_length=expected_length, layout=layout,
+                             expected_channels=expected_channels, time_column=time_column) as dataset:
         if dataset is not None:
             yield dataset, dataset.source
         else:
             yield load_signals(path, var, orientation=orientation, expected_length=expected_length,
-                               length_policy=length_policy, return_info=True)
+                               length_policy=length_policy, return_info=True, layout=layout,
+                               expected_channels=expected_channels, time_column=time_column)
 
 
 def chunk_rows(shape, batch_size: int | None = None) -> int:

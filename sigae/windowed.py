@@ -152,7 +152,8 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     """Train *model* (a :class:`SignalAutoencoder`) on the sliding windows of *recordings*.
 
     *recordings*: arrays ``(N,)``/``(N, C)``, :class:`Recording` s, or a list of
-    them; *window*: points per window or ``"auto"`` (:func:`sigae.windows.auto_window`);
+    them; *window*: points per window or ``"auto"`` (:func:`sigae.windows.auto_window`: the dominant period,
+    made at least the encoder's ``config.minimum_length()`` and at most the shortest recording less *hop*);
     *hop*: points between window starts; *fs*: sampling rate in Hz (stored,
     used for event times); *stream*: True reads the training windows block by
     block from the recordings every epoch, False gathers them in memory, None
@@ -167,12 +168,18 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     recs = as_recordings(recordings)
     if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
         raise ConfigError(f"--fs: must be a positive number of samples per second, got {fs!r}")
+    minimum = model.config.minimum_length()
     if isinstance(window, str):
         if window != "auto":
             raise ConfigError(f"--window: {window!r} is neither a whole number nor 'auto'")
-        window, reason = auto_window([r.read(0, min(r.length, 20000)) for r in recs])
+        check_window(max(2, hop) if isinstance(hop, (int, np.integer)) else 2, hop)  # a valid hop first
+        window, reason = auto_window([r.read(0, min(r.length, 20000)) for r in recs], minimum=minimum, hop=hop,
+                                     lengths=[r.length for r in recs])
         log(f"--window auto: {window} points ({reason})")
     check_recordings(recs, window, hop)
+    if window < minimum:
+        raise ConfigError(f"--window {window}: shorter than the encoder's shortest input, {minimum} points; choose "
+                          f"--window {minimum} or more (or --window auto)")
     train, val, how = split_segments(recs, window, validation_split, seed)
     dataset = WindowDataset(recs, window, hop, train + val)
     n_train = int(dataset.offsets[len(train)])
@@ -186,7 +193,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     x = dataset if streamed else dataset.read(0, len(dataset))
     provenance = {**(source or {}), "windowed": True, **_provenance(recs)}
     model.fit(x, validation_rows=np.arange(n_train, len(dataset)), seed=seed, run_dir=run_dir, overwrite=overwrite,
-              log=log, source=provenance, validation_split=validation_split, **fit_kwargs)
+              log=log, source=provenance, validation_split=validation_split, layout="NLC", **fit_kwargs)
     # the threshold: point scores of every point of the training recordings
     scores = []
     for seg in train + val:

@@ -488,7 +488,8 @@ def test_text_tables_keep_every_row_and_place_every_gap(tmp_path, n, m, delimite
 
 @pytest.mark.parametrize("text,expected", [
     ("1,2,3\n4,5,6\n7,8,\n", "line 3, column 3 is empty"),  # a trailing separator on one line only
-    ("# recorded 2026\n\n1,2,3\n4,,6\n", "line 4, column 2 is empty"),  # comments and blank lines count
+    ("# recorded 2026\n# volts\n1,2,3\n4,,6\n", "line 4, column 2 is empty"),  # comment lines count
+    ("# recorded 2026\n\n1,2,3\n4,5,6\n", "line 2 (1-based, counting every line of the file) is blank"),
     ("1 2 3\n4 5\n", "line 2 has 2 values, but line 1 has 3"),
     ("1,2,3\nunits,V,V\n", "line 2, column 1: 'units' is not a number"),
     ("t,a,b\n", "a header line and no numbers"),

@@ -287,8 +287,8 @@ def test_npy_npz_h5(tmp_path):
     "1,2,3\n4,5,6\n",
     "a,b,c\n1,2,3\n4,5,6\n",
     "1;2;3\n4;5;6\n",
-    "# comment\n1 2 3\n\n4\t5  6\n",
-    "t1 t2 t3\n1 2 3\n4 5 6\n",
+    "# comment\n1 2 3\n# another\n4\t5  6\n\n  \n",  # blank lines after the data end it
+    "t1 t2 t3\n1 2 3\n4 5 6\n",  # names like t1, t2... name points, not a time axis
 ])
 @pytest.mark.parametrize("suffix", [".csv", ".txt"])
 def test_text_tables(tmp_path, text, suffix):

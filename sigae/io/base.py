@@ -36,12 +36,14 @@ class VariableInfo:
 
 @dataclass(frozen=True)
 class SignalSource:
-    """Where signals came from: file, variable path, orientation, and a note for the user ("" if none)."""
+    """Where signals came from: file, variable path, orientation ("rows"/"columns"), a note for the user
+    ("" if none), and the layout a 3-D variable was read in ("NLC", "NCL"...; "" for 1-D and 2-D ones)."""
 
     path: str
     var: str
     orientation: str
     note: str = ""
+    layout: str = ""
 
 
 class _Node:
@@ -131,10 +133,19 @@ class _Single(_Container):
         self.node = node
 
     def variables(self):
+        if hasattr(self.node, "info"):
+            return [self.node.info(self.node.label)]
         return [VariableInfo(self.node.label, self.node.shape, self.node.kind, self.node.dtype.name)]
 
     def root(self, name):
         return self.node
 
     def split(self, var):
-        return self.node.label, []
+        """Any *var* is the array; for a table of named columns (a header, record fields), a *var* other than the
+        file's own name, or ``name/column``, names a column."""
+        label = self.node.label
+        dtype = getattr(self.node, "dtype", None)
+        records = dtype is not None and bool(dtype.names) and set(dtype.names) != {"real", "imag"}
+        if not (hasattr(self.node, "column_node") or records) or var == label:
+            return label, []
+        return label, [("field", var.removeprefix(f"{label}/"))]

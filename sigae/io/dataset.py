@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from .base import SignalSource, _Container
-from .convert import _check_finite, _check_signal_count, _orientation
+from .convert import _check_finite, _check_layout, _check_signal_count, _orientation, _orientation_name
 from .files import _open_checked, _reading, _streamable_file
 from .hdf5 import _H5Node, _OctaveNode, _h5_blocks
 from .messages import _check_choice, _clean
 from .numpy_files import _npy_blocks
 from .selection import _choose
+from .tables import _Selection, _TableNode
 
 
 class SignalDataset:
@@ -51,44 +52,48 @@ class SignalDataset:
 
 
 @contextlib.contextmanager
-def open_signal_dataset(path, var=None, *, orientation=None, expected_length=None, min_length=2, min_signals=1):
+def open_signal_dataset(path, var=None, *, orientation=None, expected_length=None, min_length=2, min_signals=1,
+                        layout=None, expected_channels=None, time_column=None):
     """Yield the signals of *path* as a :class:`SignalDataset` left on disk, or None to use :func:`load_signals`.
 
     A numeric variable of an HDF5 file (``.h5``/``.hdf5``, ``.mat`` v7.3) or an
     ``.npy`` file (either memory order; signals as columns only if 2-D) is streamed, whatever its size;
-    anything else (other formats, cells, complex or empty variables...) gives
-    None, and load_signals reads it or says what is wrong with it. The choice of
-    variable, the orientation and their messages are load_signals'; NaN/Inf are
+    anything else (other formats, cells, tables, complex or empty variables, a *time_column* to leave out...)
+    gives None, and load_signals reads it or says what is wrong with it. The choice of
+    variable, the orientation, the *layout* of a 3-D variable and their messages are load_signals'; NaN/Inf are
     found block by block by :meth:`SignalDataset.read`.
     """
     _check_choice("orientation", orientation, ("rows", "columns"))
-    if not _streamable_file(Path(path)):
+    layout = _check_layout(layout)
+    if not _streamable_file(Path(path)) or (time_column is not None and str(time_column).lower() != "none"):
         yield None
         return
     with _reading(path):
         src = _open_checked(path, math.inf)
     with contextlib.closing(src):
         with _reading(path):
-            dataset = _signal_dataset(src, str(path), var, orientation, expected_length, min_length, min_signals)
+            dataset = _signal_dataset(src, str(path), var, orientation, expected_length, min_length, min_signals,
+                                      layout, expected_channels)
         yield dataset
 
 
 def _signal_dataset(src: _Container, path: str, var, orientation, expected_length,
-                    min_length, min_signals) -> SignalDataset | None:
+                    min_length, min_signals, layout=None, expected_channels=None) -> SignalDataset | None:
     """The variable load_signals would read, as a SignalDataset if it is a plain numeric array we can read by blocks."""
     node = _choose(src, var, "signals", math.inf)  # no size limit: nothing is read whole
     if (node.kind not in ("numeric", "logical") or node.dtype is None or node.dtype.kind not in "biuf"
-            or len(node.shape) not in (2, 3) or 0 in node.shape):
+            or len(node.shape) not in (2, 3) or 0 in node.shape or isinstance(node, (_TableNode, _Selection))):
         return None
-    columns, note = _orientation(src.where, node.label, node.shape, orientation, expected_length, min_signals)
-    shape = (node.shape[1], node.shape[0]) + node.shape[2:] if columns else node.shape
+    axes, read_layout, note = _orientation(src.where, node.label, node.shape, orientation, expected_length,
+                                           min_signals, layout, expected_channels)
+    shape = tuple(node.shape[a] for a in axes)
     _check_signal_count(src.where, node.label, shape, min_length, min_signals)
     if isinstance(node, (_H5Node, _OctaveNode)):
         if node.obj is None or node.obj.ndim != len(node.shape):  # Octave scalars and empty values
             return None
-        read = _h5_blocks(node, columns)
+        read = _h5_blocks(node, axes)
     else:
-        read = _npy_blocks(src.path, shape, columns)
+        read = _npy_blocks(src.path, node.shape, axes)
     if read is None:
         return None
-    return SignalDataset(SignalSource(path, node.label, "columns" if columns else "rows", note), shape, read)
+    return SignalDataset(SignalSource(path, node.label, _orientation_name(axes), note, read_layout), shape, read)

@@ -10,6 +10,7 @@ import scipy.sparse
 
 from .base import VariableInfo, _Container, _NUMERIC_CLASSES, _Node, _dense, _dtype_kind
 from .selection import _parse_path
+from .tables import _TableNode, is_record_dtype
 
 
 _FILTER_NAMES = {1: "deflate (gzip)", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset",
@@ -279,9 +280,21 @@ class _Hdf5(_Container):
         elif matlab:
             self._names = [_h5_name(k) for k in self.file if not _h5_name(k).startswith("#")]
         else:
-            self._names = []
-            self.file.visititems(lambda key, obj: self._names.append(_h5_name(key))
-                                 if isinstance(obj, h5py.Dataset) else None)
+            self._names, self._aliases = [], {}
+            self.file.visititems(self._visit)
+
+    def _visit(self, key, obj):
+        """List a dataset, unless it is PyTables' own bookkeeping: the index arrays of a table (``_i_table``)."""
+        name = _h5_name(key)
+        if isinstance(obj, h5py.Group):
+            if _attr_text(obj.attrs.get("pandas_type", b"")).endswith("_table") and "table" in obj:
+                self._aliases[name] = f"{name}/table"  # pandas' key names its table: --var acc is acc/table
+            return
+        parents = name.split("/")[:-1]
+        if any(_attr_text(self.file["/".join(parents[:k])].attrs.get("CLASS", b"")) in ("TINDEX", "INDEX")
+               for k in range(1, len(parents) + 1)):
+            return
+        self._names.append(name)
 
     def variables(self):
         return [self.root(name).info(name) for name in self._names]
@@ -289,10 +302,24 @@ class _Hdf5(_Container):
     def root(self, name):
         if self.octave:
             return _OctaveNode(self.file[_h5_key(name)], name)
-        return _H5Node(self.file[_h5_key(name)], name, self.matlab)
+        obj = self.file[_h5_key(name)]
+        if not self.matlab and isinstance(obj, h5py.Dataset) and is_record_dtype(obj.dtype) \
+                and sum(s != 1 for s in obj.shape) <= 1:
+            return _TableNode.of_records(name, obj.shape, obj.dtype, lambda: _read_dataset(obj, (), name), obj.attrs)
+        return _H5Node(obj, name, self.matlab)
 
     def split(self, var):
-        return _parse_path(self.where, var) if self.matlab else (var.lstrip("/"), [])
+        """A MATLAB path; or a dataset path, a pandas key (``acc`` for ``acc/table``), or ``table/field``."""
+        if self.matlab:
+            return _parse_path(self.where, var)
+        name = var.strip("/")
+        name = self._aliases.get(name, name)
+        if name in self._names:
+            return name, []
+        for table in [*self._names, *self._aliases]:
+            if name.startswith(f"{table}/"):
+                return self._aliases.get(table, table), [("field", name[len(table) + 1:])]
+        return name, []
 
     def close(self):
         self.file.close()
@@ -305,16 +332,16 @@ def _is_matlab_hdf5(path: Path) -> bool:
     return head.startswith(b"MATLAB 7.3") or h5py.is_hdf5(path)
 
 
-def _h5_blocks(node: _H5Node | _OctaveNode, columns: bool):
-    """A reader of signals ``start:stop`` of an HDF5 dataset: MATLAB's transposition and the orientation undone."""
+def _h5_blocks(node: _H5Node | _OctaveNode, axes: tuple):
+    """A reader of signals ``start:stop`` of an HDF5 dataset: MATLAB's transposition undone, and *axes* (the
+    MATLAB-order axis of each axis of the signals-first array, from sigae.io.convert._orientation) applied."""
     dataset = node.obj
-    axes = list(range(dataset.ndim))[::-1] if node.matlab else list(range(dataset.ndim))
-    if columns:
-        axes[0], axes[1] = axes[1], axes[0]  # axes[i]: the stored axis of axis i of the signals-first array
+    stored = list(range(dataset.ndim))[::-1] if node.matlab else list(range(dataset.ndim))
+    order = [stored[a] for a in axes]  # order[i]: the stored axis of axis i of the signals-first array
 
     def read(start, stop):
         index = [slice(None)] * dataset.ndim
-        index[axes[0]] = slice(start, stop)
-        return _read_dataset(dataset, tuple(index), node.label).transpose(axes)
+        index[order[0]] = slice(start, stop)
+        return _read_dataset(dataset, tuple(index), node.label).transpose(order)
 
     return read

@@ -8,8 +8,9 @@ import re
 import numpy as np
 
 from ..errors import DataError
-from .base import VariableInfo, _Container, _Node
+from .base import VariableInfo, _Container, _LeafNode, _Node
 from .messages import _bytes_text, _clean, _listing, _q, _shape_text
+from .tables import _TableNode, is_record_dtype
 
 
 _STEP = re.compile(r"\.([A-Za-z]\w*)|\{(\d+)(?:,(\d+))?\}|\((\d+)(?:,(\d+))?\)")
@@ -41,7 +42,8 @@ def _holds_signals(info: VariableInfo) -> bool:
 
 
 def _holds_numbers(info: VariableInfo) -> bool:
-    return info.kind in ("numeric", "logical") and "complex" not in info.dtype
+    """Real numbers, and at least one of them: an empty array (0 x n) is never a candidate."""
+    return info.kind in ("numeric", "logical") and "complex" not in info.dtype and 0 not in info.shape
 
 
 _NEVER_CHOSEN = ("cell", "struct", "sparse")
@@ -78,7 +80,11 @@ def _choose(src: _Container, var, use, max_bytes) -> _Node:
 
 def _walk(where, node: _Node, steps) -> _Node:
     for op, arg in steps:
-        if op == "field" and isinstance(node, _FieldStack):  # trials.data.eeg: a field of each element
+        if op == "field" and isinstance(node, _TableNode):  # a column of a table: acc/table/ax, data.csv's ax
+            node = node.column_node(where, arg, f"{node.label}/{arg}")
+        elif op == "field" and node.kind == "other" and _records_of(node) is not None:
+            node = _record_field(where, node, _records_of(node), arg)
+        elif op == "field" and isinstance(node, _FieldStack):  # trials.data.eeg: a field of each element
             node = _FieldStack.of(where, node, arg)
         elif op == "field":
             if node.kind != "struct":
@@ -139,6 +145,23 @@ class _FieldStack(_Node):
         return iter(self.items)
 
 
+def _records_of(node: _Node):
+    """The record dtype of an array of records that is not a table (2-D or more), else None."""
+    dtype = node.dtype if node.dtype is not None else getattr(getattr(node, "obj", None), "dtype", None)
+    return dtype if is_record_dtype(dtype) else None
+
+
+def _record_field(where, node: _Node, dtype, name: str) -> _Node:
+    """Field *name* of an array of records, as an array of its shape (and the field's own)."""
+    if name not in dtype.names:
+        raise DataError(f"{where}: {_q(node.label)} is an array of records with no field {_q(name)}; its fields: "
+                        f"{', '.join(map(_clean, dtype.names))}")
+    sub = dtype.fields[name][0]
+    base, shape = sub.subdtype if sub.subdtype else (sub, ())
+    return _LeafNode(f"{node.label}/{name}", tuple(node.shape) + tuple(shape), base,
+                     lambda: np.asarray(node.read())[name])
+
+
 def _struct_elements(node: _Node) -> list:
     """(label, node) of each element of a struct array, in MATLAB's linear order: ``s(1)``, ``s(2)``..."""
     return [(f"{node.label}({k + 1})",
@@ -174,6 +197,9 @@ def _kind_text(node) -> str:
         name = f"a MATLAB {_clean(node.cls)} object"
     elif node.kind == "other" and node.cls:
         name = f"an {_clean(node.cls)} value"
+    elif node.kind == "other" and is_record_dtype(getattr(node, "dtype", None) or getattr(
+            getattr(node, "obj", None), "dtype", None)):
+        name = "an array of records"
     return f"{name} ({_shape_text(node.shape)})" if node.shape else name
 
 
