@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import ConfigError, SigaeError
+from .errors import ConfigError, SigaeError, command_line_words
 
 EXIT_USAGE = 2
 
@@ -588,6 +588,9 @@ def score_parser(prog="sigae-score"):
     p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous (per "
                                                    "point for a model of recordings); prints AUROC, average "
                                                    "precision, precision and recall (and event-level ones)")
+    from .cli_recordings import add_event_options
+
+    add_event_options(p)
     return p
 
 
@@ -615,7 +618,7 @@ def cmd_score(args):
     from .scoring import detection_report
     from .streaming import score_to_file
 
-    from .cli_recordings import check_outputs, files_of, outputs_for, score_windowed
+    from .cli_recordings import check_outputs, files_of, no_event_options, outputs_for, score_windowed
 
     files = files_of(args.file)
     outputs = outputs_for(args.output, files)
@@ -626,6 +629,7 @@ def cmd_score(args):
             raise SigaeError("--per-point: a model of recordings always writes point_score (one value per sample)")
         return score_windowed(args, model, files)
     _no_hop(args)
+    no_event_options(args, args.run)
     _check_all(args, files, model.config)
     for file, output in zip(files, outputs):
         with _open_signals(args, file, model.config) as (signals, source):
@@ -655,6 +659,9 @@ def plot_parser(prog="sigae-plot"):
     p.add_argument("--hop", type=_positive_int, default=1,
                    help="model trained with --window: points between scored windows (default 1); the figure is "
                         "timeline.png (recording, point score and threshold, events, labels)")
+    from .cli_recordings import add_event_options
+
+    add_event_options(p, table=False)
     p.add_argument("--overwrite", action="store_true", help="replace existing PNG files")
     return p
 
@@ -678,6 +685,9 @@ def cmd_plot(args):
             print(f"wrote {path}")
         return 0
     _no_hop(args)
+    from .cli_recordings import no_event_options
+
+    no_event_options(args, args.run)
     names = ["loss.png"] + (["reconstructions.png", "scores.png", "latent.png"] if args.file else [])
     for name in names:
         check_writable(out / name, args.overwrite)
@@ -904,9 +914,10 @@ def run(name: str, argv=None) -> int:
     args = make_parser(prog).parse_args(argv)
     warnings.showwarning = _show_warning(prog)
     try:
-        _check_inputs_exist(args)
-        _quiet_tensorflow()
-        return command(args)
+        with command_line_words():
+            _check_inputs_exist(args)
+            _quiet_tensorflow()
+            return command(args)
     except SigaeError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

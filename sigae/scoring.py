@@ -15,16 +15,18 @@ from .errors import ConfigError, DataError
 METRICS = ("mse", "mae")
 
 
-def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.ndarray:
+def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse", per_channel: bool = False) -> np.ndarray:
     """Squared (mse) or absolute (mae) error at every point, averaged over channels.
 
     Args:
         x: signals ``(n, L)`` or ``(n, L, C)``, normalized units.
         y: their reconstructions, same shape and units.
         metric: ``"mse"`` (squared error) or ``"mae"`` (absolute error).
+        per_channel: keep the channels apart instead of averaging them.
 
     Returns:
-        ``(n, L)`` float64 errors in normalized units (squared normalized units for mse).
+        ``(n, L)`` float64 errors in normalized units (squared normalized units for mse); with
+        *per_channel*, ``(n, L, C)``.
 
     Raises:
         ConfigError: an unknown *metric*.
@@ -36,6 +38,8 @@ def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.nda
         err = np.abs(diff)
     else:
         raise ConfigError(f"--metric: unknown metric {metric!r}; choose mse or mae")
+    if per_channel:
+        return err if err.ndim == 3 else err[:, :, None]
     return err.mean(axis=2) if err.ndim == 3 else err
 
 
