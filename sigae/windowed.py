@@ -546,12 +546,13 @@ class _Columns:
             else:
                 ds[n:] = value.astype(dtype)
 
-    def finish(self, main: str, extras: dict):
+    def finish(self, main: str, extras: dict, csv_columns=None):
         if not self.streamed:
             from .io import save_array
 
             arrays = {k: np.concatenate(v) for k, v in self.arrays.items()}
-            save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, **arrays, **extras)
+            save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, csv_columns=csv_columns,
+                       **arrays, **extras)
             return
         from .io import _writable
 
@@ -592,7 +593,8 @@ def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, thr
     *min_length* as in :func:`score_recording`), with several channels ``events_channel_share`` (one row per
     event: each channel's share of the error), ``recording_length``; with several recordings also
     ``point_recording`` / ``window_recording`` (1-based recording of each row); ``threshold``, ``metric``,
-    ``window``, ``hop``, ``merge_gap``, ``min_length``, ``fs`` and *extra*.
+    ``window``, ``hop``, ``merge_gap``, ``min_length``, ``fs`` and *extra*. A ``.csv`` *path* holds the columns
+    ``point_score``, ``point_is_anomaly`` (and ``point_recording``) under a header line.
     """
     from .fileutil import check_writable
 
@@ -638,7 +640,8 @@ def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, thr
                        "merge_gap": merge_gap, "min_length": min_length, **extra})
         if fs:
             extras["fs"] = float(fs)
-        out.finish("point_score", extras)
+        out.finish("point_score", extras, csv_columns=("point_score", "point_is_anomaly")
+                   + (("point_recording",) if several else ()))
     return results
 
 

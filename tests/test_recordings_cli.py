@@ -166,6 +166,16 @@ def test_merge_gap_in_seconds_needs_the_runs_fs(tmp_path, capsys):
     assert "--merge-gap 0.5s: seconds need the sampling rate" in err and "--fs" in err
 
 
+def test_csv_scores_have_a_header_naming_the_columns(run, capsys, tmp_path):
+    folder, out = run
+    code, _, err = run_cli(capsys, "score", out, folder / "whole.mat", "--var", "series", "-o", tmp_path / "p.csv")
+    assert code == 0, err
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "point_score,point_is_anomaly" and len(lines) == 2001  # line k + 1 is sample k
+    table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    assert set(table[:, 1].tolist()) <= {0.0, 1.0} and lines[1].split(",")[1] in ("0", "1")
+
+
 def test_timeline_figure(run, capsys):
     folder, out = run
     code, stdout, err = run_cli(capsys, "plot", out, folder / "whole.mat", "--var", "series", "--labels",
