@@ -795,8 +795,24 @@ def export_parser(prog="sigae-export"):
                    help="signals to compare the export with (and, with --int8, to calibrate it); default: the "
                         "training file recorded in the run folder, whose training rows calibrate --int8")
     _add_input_options(p)
+    p.add_argument("--input-offset", type=_offsets, metavar="VALUE[,VALUE...]",
+                   help="subtract this offset (one value, or one per channel) from the signals before they are "
+                        "rounded to float32: the export then takes signals - VALUE (and the autoencoder and decoder "
+                        "give their output less VALUE). Needed when the signals are far from zero compared with "
+                        "their spread (e.g. 101325 Pa varying by 0.02 Pa), which float32 input cannot hold; the "
+                        "export refuses such signals without it and names the value to give")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return p
+
+
+def _offsets(text):
+    """--input-offset: one number, or numbers separated by commas (one per channel)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid offset: {text!r} (a number, or one per channel separated by "
+                                         "commas)") from None
+    return values[0] if len(values) == 1 else values
 
 
 def cmd_export(args):
@@ -843,8 +859,19 @@ def cmd_export(args):
     print(f"exporting the {args.part} of {run_dir} as {args.format}{' int8' if args.int8 else ''}; comparing on "
           f"{file} ('{info.var}')" + (f"; calibrating on {calibration} (at most 200 used)" if args.int8 else ""))
     report = export_model(model, args.output, args.format, args.part, signals=x, int8=args.int8,
-                          representative=representative, overwrite=args.overwrite)
+                          representative=representative, overwrite=args.overwrite, input_offset=args.input_offset)
     print(report.summary())
+    if report.input_offset is not None and args.part != "decoder":
+        from .export import offset_text
+
+        print(f"input: feed signals - {offset_text(report.input_offset)} as float32 (subtract in the device's own "
+              "precision before the rounding)" + (f"; outputs are in original units less "
+                                                  f"{offset_text(report.input_offset)}"
+                                                  if args.part == "autoencoder" else ""))
+    elif report.input_offset is not None:
+        from .export import offset_text
+
+        print(f"output: signals in original units less {offset_text(report.input_offset)}")
     if args.int8:
         print(f"int8 quantization error: largest {report.max_abs_diff:.3g} {report.units}, "
               f"{report.relative_diff:.2%} of the largest value")
