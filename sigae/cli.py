@@ -168,9 +168,11 @@ def train_parser(prog="sigae-train"):
                    help="random fraction held out for validation (default 0.2)")
     p.add_argument("--preset", choices=("default", "seed"), default="default",
                    help="default: convolutional autoencoder with a PCA-initialized linear path, best epoch "
-                        "restored (never worse than PCA on validation); seed: seed thread 003's model and recipe "
-                        "exactly (seed decoder, tanh bottleneck, 15 M parameters at 501 points). The options "
-                        "below override the preset's values")
+                        "restored (never worse than PCA on validation); seed: the original architecture and "
+                        "recipe sigae started from: encoder Conv1D(256, 3, tanh)/MaxPool(2), Conv1D(32, 3, "
+                        "tanh)/MaxPool(2), Dense(32, tanh); decoder Conv1D/UpSampling stages closed by a Dense "
+                        "layer to the full length (15 M parameters at 501 points); Adam 1e-3, no PCA start, last "
+                        "epoch kept, no screening. The options below override the preset's values")
     p.add_argument("--latent-dim", type=_positive_int, help="size of the latent code (default 32)")
     p.add_argument("--normalize", choices=("global", "per-signal", "per-timestep", "minmax"), default="global",
                    help="how signals are scaled before training (default global)")
@@ -422,12 +424,15 @@ def training_summary(metrics: dict) -> str:
         return "\n".join(lines)
     screening = metrics.get("screening") or {}
     screened = screening.get("n_screened", 0)
+    windowed = bool((metrics.get("source") or {}).get("windowed"))
+    unit = "window" if windowed else "signal"  # a model of recordings trains (and screens) windows
     if screened:
         share = screened / max(1, metrics.get("n_signals", screened))
-        lines.append(f"screened: {screened} of {metrics.get('n_signals', '?')} signals ({share:.1%}) left out of "
+        lines.append(f"screened: {screened} of {metrics.get('n_signals', '?')} {unit}s ({share:.1%}) left out of "
                      f"training and validation: each stands far out on a direction that fewer than "
-                     f"{100 * screening['rare_fraction']:.3g}% of the training signals share (likely anomalies, with "
-                     "some unusual normal signals); rows in split.npz 'screened', --rare-fraction 0 keeps every signal")
+                     f"{100 * screening['rare_fraction']:.3g}% of the training {unit}s share (likely anomalies, with "
+                     f"some unusual normal {unit}s); {'window numbers' if windowed else 'rows'} (0-based) in "
+                     f"split.npz 'screened', --rare-fraction 0 keeps every {unit}")
     ratio = metrics.get("val_mse_ratio_to_pca")
     ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
     lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
@@ -435,26 +440,26 @@ def training_summary(metrics: dict) -> str:
     k = pca["components"]
     at_start = metrics.get("best_epoch") == 0
     if max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
-        lines.append(f"note: both reconstruct the held-out signals to float rounding (MSE below {EXACT_MSE:g}): these "
-                     f"signals have at most {k} dimensions, and PCA-{k} describes them exactly")
+        lines.append(f"note: both reconstruct the held-out {unit}s to float rounding (MSE below {EXACT_MSE:g}): "
+                     f"these {unit}s have at most {k} dimensions, and PCA-{k} describes them exactly")
     elif at_start and screened:
-        lines.append(f"note: no epoch did better on held-out signals than the model's start, PCA-{k} of the signals "
+        lines.append(f"note: no epoch did better on held-out {unit}s than the model's start, PCA-{k} of the {unit}s "
                      f"kept by screening, so the model is that PCA"
                      + ("" if metrics["beats_pca"] else
                         f"; its validation MSE is above PCA-{k}'s because that PCA was fitted to every training "
-                        "signal, the screened ones included, and partly reconstructs the screened validation "
-                        "signals, which the model is not meant to; score the file to see them flagged"))
+                        f"{unit}, the screened ones included, and partly reconstructs the screened validation "
+                        f"{unit}s, which the model is not meant to; score the file to see them flagged"))
     elif at_start and metrics["beats_pca"]:
-        lines.append(f"note: no epoch did better than the model's PCA start on held-out signals, so the model is "
-                     f"PCA-{k}: these signals look linear at this code size (PCA is enough here; "
+        lines.append(f"note: no epoch did better than the model's PCA start on held-out {unit}s, so the model is "
+                     f"PCA-{k}: these {unit}s look linear at this code size (PCA is enough here; "
                      "more epochs, --batch-size 32 or a smaller --latent-dim may let the convolutional paths help)")
     elif not metrics["beats_pca"] and screened:
-        lines.append(f"note: PCA-{k} was fitted to every training signal, the screened ones included, "
-                     "and the validation MSE counts the screened validation signals, which the model was not meant "
+        lines.append(f"note: PCA-{k} was fitted to every training {unit}, the screened ones included, "
+                     f"and the validation MSE counts the screened validation {unit}s, which the model was not meant "
                      "to reconstruct; score the file to see them flagged")
     elif not metrics["beats_pca"]:
         lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {k} components "
-                     "on held-out signals; try smaller batches with more epochs and cosine decay "
+                     f"on held-out {unit}s; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "
                      "another --normalize, or use PCA for this data")
     probe = metrics.get("linear_probe")

@@ -23,7 +23,9 @@ SEED_PRESET = {"filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2
                "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
                "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0,
                "rare_fraction": 0.0}
-"""Seed thread 003's architecture and recipe, field by field (what version-1 config files described)."""
+"""The seed architecture and recipe, field by field: the original model (Conv1D(256, 3, tanh)/MaxPool(2),
+Conv1D(32, 3, tanh)/MaxPool(2), Dense(32, tanh); the seed decoder; Adam 1e-3), what version-1 config files
+described."""
 
 PRESETS = {"default": {}, "seed": SEED_PRESET}
 

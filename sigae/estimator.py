@@ -55,7 +55,8 @@ class SignalAutoencoder:
 
     ``SignalAutoencoder(config=None, preset=None, **overrides)``: *overrides* are
     fields of :class:`AutoencoderConfig` (e.g. ``latent_dim=16``); *preset*
-    ``"seed"`` starts from seed thread 003's architecture and recipe instead of
+    ``"seed"`` starts from the seed architecture and recipe (the original model: Conv1D(256, 3, tanh) and
+    Conv1D(32, 3, tanh) stages with max pooling, a Dense(32, tanh) bottleneck and the seed decoder) instead of
     the default (see :meth:`AutoencoderConfig.from_preset`).
     """
 

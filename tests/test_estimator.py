@@ -129,3 +129,7 @@ def test_summary_notes_follow_what_happened():
     assert "the model is that PCA" in kept_and_better and "partly reconstructs" not in kept_and_better
     linear = training_summary(_metrics(best_epoch=0, val_mse_ratio_to_pca=1.0, beats_pca=True))
     assert "so the model is PCA-32: these signals look linear" in linear
+    # a model of recordings trains on windows: the counts are of windows, and say so
+    windows = training_summary({**screened, "n_signals": 199842, "source": {"windowed": True}})
+    assert "screened: 50 of 199842 windows (0.0%) left out" in windows and "training windows share" in windows
+    assert "window numbers (0-based) in split.npz" in windows and " signals" not in windows
