@@ -710,7 +710,7 @@ def cmd_plot(args):
         typical = order[len(order) // 2 - 1: len(order) // 2 + 2]
         picks = np.concatenate([worst, typical])
         rec = model.reconstruct(x[picks])
-        captions = [f"{kind} #{i + 1} of file (score {result.scores[i]:.3g})"
+        captions = [f"{kind}: signal {i + 1} (1-based) of the file, score {result.scores[i]:.3g}"
                     for kind, i in zip(["worst"] * len(worst) + ["typical"] * len(typical), picks)]
         written.append(plot_reconstructions(x[picks], rec, out / "reconstructions.png", labels=captions,
                                             title="Worst and typical signals: original vs reconstruction"))

@@ -79,7 +79,7 @@ class SignalAutoencoder:
         self.training_ = None
         self.windowing_ = None  # window, hop, fs, point threshold of a model of recordings (sigae.windowed)
         self._predict_fns = {}
-        self._val_sample = None
+        self._val_sample = self._val_rows = None
 
     # ------------------------------------------------------------------ building
     @property
@@ -286,7 +286,9 @@ class SignalAutoencoder:
             xn_train, xn_val = self._parts(x)
             all_train, all_val = self._parts(x, screened=False)
             train_pairs, val_pairs = all_train.pairs, all_val.pairs
-            self._val_sample = next((xn_val if len(xn_val) else xn_train).raw_blocks())[:4]
+            shown = xn_val if len(xn_val) else xn_train
+            self._val_sample = next(shown.raw_blocks())[:4]
+            self._val_rows = np.flatnonzero(shown.mask)[:len(self._val_sample)]
         else:
             x_train, x_val = x[self.train_index_], x[self.val_index_]
             xn_all = self.normalizer.transform(x_train).astype(np.float32)
@@ -294,7 +296,8 @@ class SignalAutoencoder:
             xn_val_all = self.normalizer.transform(x_val).astype(np.float32)
             xn_val = xn_val_all[self._kept(self.val_index_)]
             train_pairs, val_pairs = lambda: [(x_train, xn_all)], lambda: [(x_val, xn_val_all)]
-            self._val_sample = x[(self.val_index_ if len(self.val_index_) else self.train_index_)[:4]]
+            self._val_rows = (self.val_index_ if len(self.val_index_) else self.train_index_)[:4]
+            self._val_sample = x[self._val_rows]
         if not len(xn_val):
             xn_val = val_pairs = None
         self._build_for_training(strategy, t.get("mixed_precision", False))
@@ -612,9 +615,13 @@ class SignalAutoencoder:
             plot_loss(self.history_, folder / "loss.png")
         if figures and self._val_sample is not None:
             rec = self.reconstruct(self._val_sample)
+            windowed = bool(((self.training_ or {}).get("source") or {}).get("windowed"))
+            unit = "window" if windowed else "signal"
+            rows = getattr(self, "_val_rows", None)
+            rows = range(len(rec)) if rows is None else rows
             plot_reconstructions(self._val_sample, rec, folder / "reconstructions.png",
-                                 labels=[f"validation signal {i + 1}" for i in range(len(rec))],
-                                 title="Validation signals: original vs reconstruction")
+                                 labels=[f"validation {unit} {int(i) + 1} (1-based)" for i in rows],
+                                 title=f"Validation {unit}s: original vs reconstruction")
         if self.windowing_ is not None:
             write_json(folder / "windowing.json", self.windowing_)
         extra = {"warning": self.history_.warning} if self.history_ is not None and self.history_.warning else {}

@@ -441,3 +441,27 @@ def test_hop_larger_than_the_window_is_refused_before_any_work():
     with pytest.raises(ConfigError, match=r"--hop: 200 is larger than the window of 128 points"):
         check_window(128, 200)
     check_window(128, 128)  # every point still covered
+
+
+def test_figures_number_samples_from_1_and_say_so(tmp_path, monkeypatch):
+    """Files and messages give samples 1-based; the figures count the same way and mark it."""
+    import sigae.plots as plots
+    from sigae.windowed import Envelope
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    plots.plot_reconstructions(np.zeros((2, 50)), np.zeros((2, 50)), tmp_path / "r.png")
+    ax = figures[-1].axes[0]
+    assert ax.get_title(loc="left") == "signal 1 (1-based)" and ax.lines[0].get_xdata()[0] == 1
+    assert figures[-1].axes[-2].get_xlabel() == "sample (1-based)"
+    n = 1000
+    env = Envelope(n, bins=100)
+    env.add(0, np.zeros(n))
+    data = {"n": n, "edges": env.edges, "signal": (env.lo, env.hi), "score": (env.lo + 1, env.hi + 1),
+            "flags": env.hi > 0, "labels": None, "threshold": 0.5, "events": [], "fs": None, "window": 32, "hop": 1,
+            "channels": 1}
+    plots.plot_timeline(data, tmp_path / "t.png")
+    bottom = figures[-1].axes[1]
+    assert bottom.get_xlabel() == "sample (1-based)" and bottom.get_xlim()[0] == 1
+    plots.plot_timeline({**data, "fs": 100.0}, tmp_path / "t2.png")
+    assert figures[-1].axes[1].get_xlabel() == "time (s, sample 1 at 0 s)" and figures[-1].axes[1].get_xlim()[0] == 0
