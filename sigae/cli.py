@@ -401,8 +401,13 @@ def _read_training_options(run_dir: Path) -> dict:
 
 
 def _interrupted(exc, out) -> int:
-    print(f"sigae-train: interrupted; {exc.epochs_done} epoch(s) completed and checkpointed in {out}/checkpoints; "
-          f"resume with: sigae-train --resume {out}", file=sys.stderr)
+    from .estimator import resumable, resume_hint
+
+    if resumable(out):
+        print(f"sigae-train: interrupted; {exc.epochs_done} epoch(s) completed and checkpointed in {out}/checkpoints; "
+              f"resume with: sigae-train --resume {out}", file=sys.stderr)
+    else:  # --resume refuses these runs: say what does work
+        print(f"sigae-train: interrupted after {exc.epochs_done} epoch(s); {resume_hint(out)}", file=sys.stderr)
     return 130
 
 

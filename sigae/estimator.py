@@ -632,20 +632,7 @@ class SignalAutoencoder:
     def load(cls, path) -> "SignalAutoencoder":
         """Load a run folder written by :meth:`save` (safe mode: no code runs from it)."""
         path = Path(path)
-        if not path.is_dir():
-            raise RunFolderError(f"{path}: not a run folder (no such directory)")
-        state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
-        if state.get("status") == "failed":
-            raise RunFolderError(failed_run_message(path, state))
-        if state.get("complete") is False:
-            raise RunFolderError(f"{path}: the run is not complete (training interrupted?); "
-                                 f"continue it with: sigae-train --resume {path}")
-        missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
-        if missing:
-            raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
-        if not state.get("complete"):
-            raise RunFolderError(f"{path}: run.json is missing or does not mark the run complete")
-        config = AutoencoderConfig.load(path / "config.json")
+        config = read_run_config(path)
         obj = cls(config)
         obj.normalizer = normalizer_from_dict(_read_json(path / "normalizer.json", path))
         obj._set_models(_load_keras_model(path / MODEL_FILE))
@@ -675,6 +662,48 @@ class SignalAutoencoder:
 def load(path) -> SignalAutoencoder:
     """Load a run folder: ``sigae.load(dir)`` is ``SignalAutoencoder.load(dir)``."""
     return SignalAutoencoder.load(path)
+
+
+def read_run_config(path) -> AutoencoderConfig:
+    """The configuration of the complete run folder *path*, after the checks :meth:`SignalAutoencoder.load` makes
+    before it reads the model; no TensorFlow, so a command can check its inputs against the run at once.
+
+    Raises :class:`~sigae.RunFolderError` for a folder that is missing, failed, incomplete or unreadable."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunFolderError(f"{path}: not a run folder (no such directory)")
+    state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
+    if state.get("status") == "failed":
+        raise RunFolderError(failed_run_message(path, state))
+    if state.get("complete") is False:
+        raise RunFolderError(f"{path}: the run is not complete (training interrupted?); " + resume_hint(path))
+    missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
+    if missing:
+        raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
+    if not state.get("complete"):
+        raise RunFolderError(f"{path}: run.json is missing or does not mark the run complete")
+    return AutoencoderConfig.load(path / "config.json")
+
+
+def resumable(run_dir) -> bool:
+    """Whether an interrupted run can be resumed: one file of cut signals (not windows of recordings, not several
+    files), as :meth:`SignalAutoencoder.resume` and ``sigae-train --resume`` require."""
+    try:
+        source = json.loads((Path(run_dir) / "training.json").read_text(encoding="utf-8")).get("source") or {}
+    except (OSError, ValueError):
+        return True  # not known to be otherwise
+    return not source.get("windowed") and len(source.get("files") or []) <= 1
+
+
+def resume_hint(run_dir) -> str:
+    """How to go on from an interrupted run in *run_dir*, truthfully for runs that cannot be resumed."""
+    from .errors import option
+
+    if resumable(run_dir):
+        return "continue it with: " + option(f"sigae-train --resume {run_dir}",
+                                              f"SignalAutoencoder.resume('{run_dir}', x)")
+    return ("a run on windows of recordings or on several files cannot be resumed; train it again "
+            + option(f"(sigae-train ... --out {run_dir} --overwrite)", "(fit(..., overwrite=True))"))
 
 
 def _channels(shape) -> int:

@@ -349,3 +349,22 @@ def test_labels_variable_is_not_taken_for_the_recording(tmp_path):
         read_recordings(tmp_path / "rec.mat")
     (rec,) = read_recordings(tmp_path / "rec.mat", exclude=("labels",))
     assert rec.var == "x" and np.array_equal(rec.to_array()[:, 0], x)
+
+
+def test_an_interrupted_windowed_run_does_not_promise_resume(tmp_path, capsys, monkeypatch):
+    """--resume refuses runs on windows of recordings, so Ctrl-C and loading the folder must not suggest it."""
+    import sigae
+    import sigae.cli as cli
+    from sigae import RunFolderError
+
+    scipy.io.savemat(tmp_path / "a.mat", {"x": recording(600)[0][:, None]})
+    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
+    code, _, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "32", "--hop", "4", "--out",
+                           tmp_path / "run", *FLAGS)
+    assert code == 130
+    assert "--resume" not in err and "cannot be resumed; train it again" in err and "--overwrite" in err
+    with pytest.raises(RunFolderError) as exc:
+        sigae.load(tmp_path / "run")
+    assert "cannot be resumed" in str(exc.value) and "resume(" not in str(exc.value)
+    code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "run")
+    assert code == 2 and "cannot be resumed" in err
