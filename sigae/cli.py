@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -520,17 +519,28 @@ def cmd_encode(args):
     files = files_of(args.file)
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
-    model = _load_run(args.run)
-    if model.windowing_ is not None:
-        return encode_windowed(args, model, files)
+    config, windowing = _run_setup(args.run)
+    if windowing is not None:
+        return encode_windowed(args, files, windowing, config, lambda: _load_run(args.run))
     _no_hop(args)
-    _check_all(args, files, model.config)
+    _check_all(args, files, config)
+    model = None
     for file, output in zip(files, outputs):
-        with _open_signals(args, file, model.config) as (signals, source):
+        with _open_signals(args, file, config) as (signals, source):
+            model = model or _load_run(args.run)  # TensorFlow loads once the input is known to be good
             n, k = encode_to_file(model, signals, output, batch_size=args.batch_size, overwrite=args.overwrite,
                                   **_provenance(model, args.run, source))
         print(f"wrote {output}: latent {n} x {k} from {source.path} ('{source.var}')")
     return 0
+
+
+def _run_setup(run):
+    """``(config, windowing or None)`` of a complete run folder, read without TensorFlow, so that a command
+    checks its inputs against the run before the seconds TensorFlow takes to load."""
+    from .estimator import read_run_config
+    from .windowed import load_windowing
+
+    return read_run_config(run), load_windowing(Path(run))
 
 
 def _check_all(args, files, config):
@@ -558,24 +568,25 @@ def cmd_decode(args):
     from .io import list_variables, load_array, save_array
 
     _check_output(args.output, args.overwrite)
-    model = _load_run(args.run)
+    config, _ = _run_setup(args.run)
     names = {v.name for v in list_variables(args.file)}
     var = args.var or ("latent" if "latent" in names else None)
     z = load_array(args.file, var)
-    if z.ndim == 1 and z.size == model.config.latent_dim:
+    if z.ndim == 1 and z.size == config.latent_dim:
         z = z[None, :]
-    if z.ndim != 2 or z.shape[1] != model.config.latent_dim:
+    if z.ndim != 2 or z.shape[1] != config.latent_dim:
         what = f"variable '{var}'" if var else "the latent codes"
         raise SigaeError(f"{args.file}: {what} is {'x'.join(map(str, z.shape))}; "
-                         f"the model's latent codes are n x {model.config.latent_dim} (one code per row)")
+                         f"the model's latent codes are n x {config.latent_dim} (one code per row)")
     stats = None
-    if model.normalizer.kind == "per-signal":
+    if config.normalize == "per-signal":
         if not {"signal_mean", "signal_std"} <= names:
             raise SigaeError(f"{args.file}: this model normalizes each signal; the file needs signal_mean and "
                              "signal_std (as written by sigae-encode)")
         mean = load_array(args.file, "signal_mean").reshape(len(z), 1, -1)
         std = load_array(args.file, "signal_std").reshape(len(z), 1, -1)
         stats = (mean, std)
+    model = _load_run(args.run)  # TensorFlow loads once the codes are known to be good
     signals = model.decode(z, stats=stats, batch_size=args.batch_size)
     save_array(args.output, "signals", np.asarray(signals), overwrite=args.overwrite,
                source_file=str(args.file), run_folder=str(Path(args.run)), config_hash=model.config.hash())
@@ -633,17 +644,20 @@ def cmd_score(args):
     files = files_of(args.file)
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
-    model = _load_run(args.run)
-    if model.windowing_ is not None:
+    config, windowing = _run_setup(args.run)
+    _check_threshold_option(args, windowing)
+    if windowing is not None:
         if args.per_point:
             raise SigaeError("--per-point: a model of recordings always writes point_score (one value per sample)")
-        return score_windowed(args, model, files)
+        return score_windowed(args, files, windowing, config, lambda: _load_run(args.run))
     _no_hop(args)
     no_event_options(args, args.run)
-    _check_all(args, files, model.config)
+    _check_all(args, files, config)
+    model = None
     for file, output in zip(files, outputs):
-        with _open_signals(args, file, model.config) as (signals, source):
+        with _open_signals(args, file, config) as (signals, source):
             labels = _load_labels(file, args.labels, len(signals)) if args.labels else None
+            model = model or _load_run(args.run)  # TensorFlow loads once the input is known to be good
             result = score_to_file(model, signals, output, metric=args.metric, threshold=args.threshold,
                                    per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
                                    **_provenance(model, args.run, source))
@@ -655,6 +669,16 @@ def cmd_score(args):
                   f"average precision {r['average_precision']:.3f}, precision {r['precision']:.3f}, "
                   f"recall {r['recall']:.3f} at the threshold")
     return 0
+
+
+def _check_threshold_option(args, windowing) -> None:
+    """--threshold and --metric checked before any work (the checks score() makes again)."""
+    from .scoring import parse_threshold
+
+    kind, _ = parse_threshold(args.threshold)
+    calibrated = windowing is not None or (Path(args.run) / "threshold.json").is_file()
+    if args.metric != "mse" and kind in ("default", "max", "percentile") and calibrated:
+        raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
 
 
 def plot_parser(prog="sigae-plot"):
@@ -683,14 +707,18 @@ def cmd_plot(args):
     from .plots import plot_latent, plot_loss, plot_reconstructions, plot_scores
 
     out = Path(args.out) if args.out else Path(args.run) / "plots"
-    model = _load_run(args.run)
-    if model.windowing_ is not None:
+    config, windowing = _run_setup(args.run)
+    if windowing is not None:
         check_writable(out / "loss.png", args.overwrite)
-        written = [plot_loss(model.history_, out / "loss.png")] if model.history_ and model.history_.loss else []
-        if args.file:
+        written = []
+        if args.file:  # the recordings are checked and read before TensorFlow loads and anything is written
             from .cli_recordings import plot_windowed
 
-            written = plot_windowed(args, model, out) + written
+            model, written = plot_windowed(args, windowing, config, lambda: _load_run(args.run), out)
+        else:
+            model = _load_run(args.run)
+        if model.history_ and model.history_.loss:
+            written.append(plot_loss(model.history_, out / "loss.png"))
         for path in written:
             print(f"wrote {path}")
         return 0
@@ -701,10 +729,11 @@ def cmd_plot(args):
     names = ["loss.png"] + (["reconstructions.png", "scores.png", "latent.png"] if args.file else [])
     for name in names:
         check_writable(out / name, args.overwrite)
-    if args.file:  # every input is checked before the first figure is written
-        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length)
-        _check_channels(args.file, x.shape, model.config)
+    if args.file:  # every input is checked before the first figure is written (and before TensorFlow loads)
+        x, _ = _load_signals(args, args.file, expected_length=config.input_length)
+        _check_channels(args.file, x.shape, config)
         labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
+    model = _load_run(args.run)
     written = []
     if model.history_ is not None and model.history_.loss:
         written.append(plot_loss(model.history_, out / "loss.png"))
@@ -766,6 +795,7 @@ def format_parameter_table(autoencoder) -> str:
 def cmd_info(args):
     import json
 
+    _run_setup(args.run)  # a bad folder is refused before TensorFlow loads
     model = _load_run(args.run)
     print(f"run folder: {args.run}")
     print(format_parameter_table(model.autoencoder))
@@ -830,17 +860,22 @@ def cmd_export(args):
 
     import numpy as np
 
-    from .export import export_model
+    from .export import _check_input_offset, export_model
 
     if args.format == "onnx":
-        from .export import ExportError, onnx_available
+        import importlib.util
 
-        if onnx_available():
-            raise ExportError(onnx_available())
+        from .export import ExportError
+
+        missing = [name for name in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:  # said at once; export_model imports them (and TensorFlow with tf2onnx) to be sure
+            raise ExportError(f"--format onnx needs tf2onnx and onnxruntime (no module named "
+                              f"{', '.join(missing)}); install them with: pip install -e '.[export]'")
     if Path(args.output).exists() and not args.overwrite:
         raise SigaeError(f"-o/--output {args.output}: already exists; pass --overwrite to replace it")
     run_dir = Path(args.run)
-    model = _load_run(args.run)
+    config, _ = _run_setup(args.run)
+    _check_input_offset(args.input_offset, config.channels)
     training = {}
     if (run_dir / "training.json").is_file():
         try:
@@ -858,8 +893,9 @@ def cmd_export(args):
     if not args.data:
         args.var = args.var or source.get("variable")
         args.orientation = args.orientation or source.get("orientation")
-    x, info = _load_signals(args, file, expected_length=model.config.input_length)
-    _check_channels(file, x.shape, model.config)
+    x, info = _load_signals(args, file, expected_length=config.input_length)
+    _check_channels(file, x.shape, config)
+    model = _load_run(args.run)  # TensorFlow loads once the signals are known to be good
     representative, calibration = x, f"{len(x)} signals of {file}"
     is_training_file = (not args.data or Path(file).resolve() == Path(source.get("file", "")).resolve())
     if args.int8 and is_training_file and len(x) == training.get("n_signals") and (run_dir / "split.npz").is_file():
@@ -904,24 +940,13 @@ COMMANDS = {
 
 # ---------------------------------------------------------------------------- running
 def _quiet_tensorflow():
-    """Import TensorFlow with its C++ start-up chatter (CUDA probes, CPU
-    feature notes) kept off stderr, so that stderr carries only our lines."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
+    """Keep TensorFlow's C++ start-up chatter (CUDA probes, CPU feature notes) off stderr when it loads, so that
+    stderr carries only our lines (:mod:`sigae.quiet`). TensorFlow is not imported here: it loads when a
+    command first needs it, after the command has checked its inputs, so a wrong file, variable or option is
+    refused in a fraction of a second instead of after TensorFlow's start-up (5-10 s)."""
+    from .quiet import install
 
-        tf.config.list_physical_devices("GPU")
-        tf.get_logger().setLevel("ERROR")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    install(command_line=True)
 
 
 def _show_warning(prog):
@@ -942,6 +967,12 @@ def _check_inputs_exist(args) -> None:
     for file in [files] if isinstance(files, str) else files or []:
         if not Path(file).exists():
             raise DataError(f"{file}: no such file")
+        if Path(file).is_file():
+            try:
+                with open(file, "rb"):
+                    pass
+            except OSError as exc:
+                raise DataError(f"{file}: cannot be read ({exc.strerror or exc})") from None
 
 
 def run(name: str, argv=None) -> int:

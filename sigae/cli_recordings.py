@@ -288,7 +288,9 @@ def check_outputs(paths, overwrite):
 
 
 # ---------------------------------------------------------------------------- score / encode
-def score_windowed(args, model, files) -> int:
+def score_windowed(args, files, windowing, config, load_model) -> int:
+    """sigae-score with a model of recordings: every input checked and read (no TensorFlow yet), then
+    ``load_model()`` and the scores."""
     from .recordings import read_labels
     from .windowed import check_events_path, score_to_file, write_events
 
@@ -298,13 +300,14 @@ def score_windowed(args, model, files) -> int:
     for table in tables:
         if table is not None:
             check_events_path(table, args.overwrite)
-    merge_gap, min_length = event_spans(args, model.windowing_)
-    window = model.windowing_["window"]
-    per_file = read_all(args, files, window, args.hop, model.config.channels)
+    merge_gap, min_length = event_spans(args, windowing)
+    window = windowing["window"]
+    per_file = read_all(args, files, window, args.hop, config.channels)
     labels = {}
     if args.labels:
         for f, recs in per_file:
             labels[f] = read_labels(f, args.labels, recs)
+    model = load_model()
     for (f, recs), out, table in zip(per_file, outputs, tables):
         results = score_to_file(model, recs, out, hop=args.hop, threshold=args.threshold, metric=args.metric,
                                 batch_size=args.batch_size, overwrite=args.overwrite, labels=labels.get(f),
@@ -385,12 +388,17 @@ def _report_against_labels(name, results, labels) -> None:
     print(line)
 
 
-def encode_windowed(args, model, files) -> int:
+def encode_windowed(args, files, windowing, config, load_model) -> int:
+    """sigae-encode with a model of recordings: inputs checked and read first, then ``load_model()``."""
     from .windowed import encode_to_file
 
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
-    per_file = read_all(args, files, model.windowing_["window"], args.hop, model.config.channels)
+    if config.normalize == "per-signal":
+        raise ConfigError("sigae-encode: windows of a per-signal normalized model need their mean/std to be decoded; "
+                          "not supported for windowed models")
+    per_file = read_all(args, files, windowing["window"], args.hop, config.channels)
+    model = load_model()
     for (f, recs), out in zip(per_file, outputs):
         n, k = encode_to_file(model, recs, out, hop=args.hop, batch_size=args.batch_size, overwrite=args.overwrite,
                               source_file=str(f), run_folder=str(args.run), config_hash=model.config.hash())
@@ -400,22 +408,24 @@ def encode_windowed(args, model, files) -> int:
 
 
 # ---------------------------------------------------------------------------- plot
-def plot_windowed(args, model, out: Path) -> list[Path]:
-    """timeline.png (timeline_<k>.png for several recordings) of the recordings of FILE."""
+def plot_windowed(args, windowing, config, load_model, out: Path):
+    """timeline.png (timeline_<k>.png for several recordings) of the recordings of FILE: inputs checked and read
+    first; returns ``(model, written paths)``."""
     from .fileutil import check_writable
     from .plots import plot_timeline
     from .recordings import read_labels
     from .windowed import timeline_data
 
     files = files_of([args.file])
-    (f, recs), = read_all(args, files, model.windowing_["window"], args.hop, model.config.channels)
+    (f, recs), = read_all(args, files, windowing["window"], args.hop, config.channels)
     names = ["timeline.png"] if len(recs) == 1 else [f"timeline_{k}.png" for k in range(1, len(recs) + 1)]
     for name in names:
         check_writable(out / name, args.overwrite)
     labels = read_labels(f, args.labels, recs) if args.labels else [None] * len(recs)
-    merge_gap, min_length = event_spans(args, model.windowing_)
+    merge_gap, min_length = event_spans(args, windowing)
+    model = load_model()
     written = []
     for rec, lab, name in zip(recs, labels, names):
         data = timeline_data(model, rec, hop=args.hop, labels=lab, merge_gap=merge_gap, min_length=min_length)
         written.append(plot_timeline(data, out / name, title=f"{Path(f).name} ('{rec.var}')"))
-    return written
+    return model, written

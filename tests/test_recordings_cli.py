@@ -368,3 +368,22 @@ def test_an_interrupted_windowed_run_does_not_promise_resume(tmp_path, capsys, m
     assert "cannot be resumed" in str(exc.value) and "resume(" not in str(exc.value)
     code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "run")
     assert code == 2 and "cannot be resumed" in err
+
+
+def test_a_model_of_recordings_checks_its_inputs_before_tensorflow_loads(run, tmp_path):
+    import subprocess
+    import sys
+
+    folder, out = run
+    for command, *argv in [("score", out, folder / "whole.mat", "--var", "nope", "-o", tmp_path / "s.mat"),
+                           ("score", out, folder / "whole.mat", "--var", "series", "--labels", "nope", "-o",
+                            tmp_path / "s.mat"),
+                           ("score", out, folder / "whole.mat", "--var", "series", "--events", tmp_path / "e.xls",
+                            "-o", tmp_path / "s.mat"),
+                           ("encode", out, folder / "whole.mat", "--var", "nope", "-o", tmp_path / "c.mat"),
+                           ("plot", out, folder / "whole.mat", "--var", "nope", "--out", tmp_path / "p")]:
+        code = (f"import sys\nfrom sigae.cli import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
+                "print(code, 'tensorflow' in sys.modules)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert result.stdout.splitlines()[-1].split() == ["2", "False"], (command, argv, result.stderr)
+    assert not any(tmp_path.iterdir())
