@@ -56,10 +56,10 @@ def _load_signals(args, path, expected_length=None, say=print, min_signals=1):
 
 
 @contextlib.contextmanager
-def _training_signals(args, path):
+def _training_signals(args, path, say=print):
     """(signals, source) to train on: the whole array, or with --stream the file left on disk."""
     if not args.stream:
-        yield _load_signals(args, path, min_signals=2)  # one signal is enough to encode or score, not to train
+        yield _load_signals(args, path, min_signals=2, say=say)  # one signal is enough to encode or score, not to train
         return
     from .io import open_signal_dataset
 
@@ -70,7 +70,7 @@ def _training_signals(args, path):
             raise SigaeError(f"--stream: {path} cannot be read block by block (only HDF5, MATLAB v7.3 and "
                              ".npy files can); drop --stream to load it whole")
         if dataset.source.note:
-            print(f"{path}: {dataset.source.note}")
+            say(f"{path}: {dataset.source.note}")
         yield dataset, dataset.source
 
 
@@ -209,7 +209,9 @@ def train_parser(prog="sigae-train"):
                         "completes; by default they are deleted once the model is saved")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing, non-empty run folder (a failed run's folder is replaced without it)")
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--quiet", action="store_true",
+                   help="print nothing but errors and warnings (on stderr), and what --labels asks for; the run "
+                        "folder holds the summary (metrics.json)")
     p.add_argument("--tensorboard", metavar="DIR",
                    help="also write per-epoch loss, validation loss, learning rate and the PCA baseline for "
                         "TensorBoard to DIR (tensorboard --logdir DIR); history.csv stays the record")
@@ -243,6 +245,7 @@ def cmd_train(args):
 
     stop = _StopRequest()
     verbose = 0 if args.quiet else "auto"
+    say = _say(args)
     if args.resume:
         out = Path(args.resume)
         training = _read_training_options(out)
@@ -256,10 +259,10 @@ def cmd_train(args):
         args.var = args.var or src.get("variable")
         args.orientation = args.orientation or src.get("orientation")
         args.stream = args.stream or bool(src.get("stream"))
-        with _training_signals(args, file) as (x, _):
-            print(f"resuming {out} on {file}")
+        with _training_signals(args, file, say) as (x, _):
+            say(f"resuming {out} on {file}")
             try:
-                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install(),
+                model = SignalAutoencoder.resume(out, x, verbose=verbose, log=say, should_stop=stop.install(),
                                                  tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
@@ -279,7 +282,7 @@ def cmd_train(args):
         if out.exists() and any(out.iterdir()) and not args.overwrite:
             if not is_failed_run(out):
                 raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
-            print(f"replacing the failed run in {out}")
+            say(f"replacing the failed run in {out}")
         chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim,
                   "rare_fraction": args.rare_fraction}
@@ -290,11 +293,11 @@ def cmd_train(args):
         if args.window is not None or len(files) > 1:
             try:
                 if args.window is not None:
-                    model = train_windowed(args, files, config, out, stop.install(), verbose)
+                    model = train_windowed(args, files, config, out, stop.install(), verbose, say)
                 else:
-                    with many_files(args, files) as (x, provenance):
+                    with many_files(args, files, say) as (x, provenance):
                         model = SignalAutoencoder(config).fit(
-                            x, epochs=args.epochs, batch_size=args.batch_size,
+                            x, epochs=args.epochs, batch_size=args.batch_size, log=say,
                             validation_split=args.validation_split, verbose=verbose, patience=args.patience,
                             seed=args.seed, run_dir=out, overwrite=args.overwrite, should_stop=stop.install(),
                             source=provenance, strategy=args.strategy, mixed_precision=args.mixed_precision,
@@ -302,22 +305,27 @@ def cmd_train(args):
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
         else:
-            model = _train_one(args, files[0], config, out, stop, verbose)
+            model = _train_one(args, files[0], config, out, stop, verbose, say)
             if isinstance(model, int):
                 return model
-    return _report_training(model, out)
+    return _report_training(model, out, args.quiet)
 
 
-def _train_one(args, file, config, out, stop, verbose):
+def _say(args):
+    """print, or with --quiet nothing: notes and progress are not errors."""
+    return (lambda *a, **k: None) if getattr(args, "quiet", False) else print
+
+
+def _train_one(args, file, config, out, stop, verbose, say=print):
     """sigae-train FILE (cut signals, one file, possibly streamed): the model, or the exit code if interrupted."""
     from .estimator import SignalAutoencoder
     from .training import TrainingInterrupted
 
-    with _training_signals(args, file) as (x, source):
+    with _training_signals(args, file, say) as (x, source):
         shape = x.shape
         labels = _probe_labels(args, file, shape[0])
         config = config.with_updates(input_length=shape[1], channels=1 if len(shape) == 2 else shape[2])
-        print(f"{source.path}: {shape[0]} signals x {shape[1]} points"
+        say(f"{source.path}: {shape[0]} signals x {shape[1]} points"
               + (f" x {shape[2]} channels" if len(shape) == 3 else "") + f" from variable '{source.var}'"
               + (", read block by block" if args.stream else ""))
         provenance = {"file": str(Path(source.path).resolve()), "variable": source.var,
@@ -325,7 +333,7 @@ def _train_one(args, file, config, out, stop, verbose):
         try:
             model = SignalAutoencoder(config).fit(
                 x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-                verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
+                verbose=verbose, log=say, patience=args.patience, seed=args.seed, run_dir=out,
                 overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
                 strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard,
                 keep_checkpoints=args.keep_checkpoints)
@@ -336,7 +344,12 @@ def _train_one(args, file, config, out, stop, verbose):
     return model
 
 
-def _report_training(model, out) -> int:
+def _report_training(model, out, quiet: bool = False) -> int:
+    if quiet:  # only what was asked for: the linear probe's accuracy
+        probe = training_summary(model.metrics_).splitlines()[-1] if model.metrics_.get("linear_probe") else None
+        if probe:
+            print(probe)
+        return 0
     print(training_summary(model.metrics_))
     if model.windowing_ is not None:
         from .cli_recordings import windowing_summary

@@ -162,18 +162,18 @@ def read_all(args, files, window=None, hop=1, channels=None, say=print):
 
 
 # ---------------------------------------------------------------------------- train
-def train_windowed(args, files, config, out, should_stop, verbose):
+def train_windowed(args, files, config, out, should_stop, verbose, say=print):
     """sigae-train FILE... --window W: returns the fitted model."""
     from .estimator import SignalAutoencoder
 
     if args.crop or args.pad:
         raise ConfigError("--window: --crop/--pad do not apply; recordings of any lengths are windowed as they are")
-    per_file = read_all(args, files, args.window, args.hop)
+    per_file = read_all(args, files, args.window, args.hop, say=say)
     recordings = [r for _, recs in per_file for r in recs]
     provenance = {"file": str(Path(files[0]).resolve()), "variable": args.var, "orientation": args.orientation,
                   "stream": bool(args.stream)}
     return SignalAutoencoder(config).fit_recordings(
-        recordings, args.window, args.hop, fs=args.fs, epochs=args.epochs, batch_size=args.batch_size,
+        recordings, args.window, args.hop, fs=args.fs, epochs=args.epochs, batch_size=args.batch_size, log=say,
         validation_split=args.validation_split, verbose=verbose, patience=args.patience, seed=args.seed,
         run_dir=out, overwrite=args.overwrite, should_stop=should_stop, source=provenance,
         strategy=args.strategy, mixed_precision=args.mixed_precision, stream=True if args.stream else None)
@@ -197,7 +197,7 @@ def _quantile(calib, q):
 
 
 @contextlib.contextmanager
-def many_files(args, files):
+def many_files(args, files, say=print):
     """Yield ``(signals, provenance)``: the cut signals of several files in file order (same --var, length and
     channels in each), stacked in memory, or with --stream left in their files and read block by block."""
     import numpy as np
@@ -218,14 +218,14 @@ def many_files(args, files):
                                     "files can); drop --stream to load it whole")
                 source = x.source
             else:
-                x, source = _load_signals(args, f)
+                x, source = _load_signals(args, f, say=say)
             layout = (x.shape[1], x.shape[2] if len(x.shape) == 3 else 1)
             if first is None:
                 first = (f, layout)
             elif layout != first[1]:
                 raise DataError(f"{f}: signals of {layout[0]} points x {layout[1]} channel(s), but {first[0]} has "
                                 f"{first[1][0]} x {first[1][1]}")
-            print(f"{f}: {x.shape[0]} signals x {x.shape[1]} points from '{source.var}'"
+            say(f"{f}: {x.shape[0]} signals x {x.shape[1]} points from '{source.var}'"
                   + (", read block by block" if args.stream else ""))
             parts.append(x)
         provenance = {"files": [str(Path(f).resolve()) for f in files], "variable": args.var,

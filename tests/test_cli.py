@@ -22,7 +22,8 @@ def run_cli(capsys, *argv):
 
 def test_train_writes_every_output(tmp_path, signals_mat, capsys):
     out = tmp_path / "run"
-    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS, "--lr-schedule", "cosine")
+    flags = [f for f in TINY_FLAGS if f != "--quiet"]
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *flags, "--lr-schedule", "cosine")
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["lr_schedule"] == "cosine"
     for name in ("model.keras", "config.json", "normalizer.json", "history.csv", "metrics.json", "threshold.json",
@@ -153,3 +154,19 @@ def test_import_sigae_keeps_tensorflows_start_up_lines_off_stderr():
     chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**env, "TF_CPP_MIN_LOG_LEVEL": "1"})
     assert chosen.stdout.split() == ["1", "3.0"]  # the user's choice is kept, and TensorFlow speaks as it says
+
+
+def test_quiet_prints_only_errors_and_what_was_asked_for(tmp_path, signals_mat, capsys):
+    """--quiet: no notes, no progress, no summary or run-folder listing; --labels' probe result is still said."""
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", tmp_path / "a", *TINY_FLAGS)
+    assert code == 0 and stdout == "" and err == ""
+    scipy.io.savemat(tmp_path / "rec.mat", {"x": np.sin(np.arange(800) / 5.0)[:, None]})
+    code, stdout, err = run_cli(capsys, "train", tmp_path / "rec.mat", "--window", "auto", "--out", tmp_path / "b",
+                                *TINY_FLAGS)
+    assert code == 0 and stdout == "" and err == ""
+    code, stdout, err = run_cli(capsys, "train", signals_mat, signals_mat, "--out", tmp_path / "c", *TINY_FLAGS)
+    assert code == 0 and stdout == ""
+    pytest.importorskip("sklearn")
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--labels", "labels", "--out", tmp_path / "d",
+                                *TINY_FLAGS)
+    assert code == 0 and stdout.startswith("linear probe") and len(stdout.splitlines()) == 1

@@ -11,6 +11,7 @@ from sigae import DataError
 from sigae.cli import main
 
 FLAGS = ["--epochs", "2", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0", "--quiet"]
+SAY = FLAGS[:-1]  # without --quiet: the notes are what these tests read
 
 
 def run_cli(capsys, *argv):
@@ -224,7 +225,7 @@ def test_streamed_v73_training(tmp_path, capsys):
         f.create_dataset("x", data=recording(1500)[0][None, :]).attrs["MATLAB_class"] = np.bytes_("double")
     write_mat73_header(path)
     code, stdout, err = run_cli(capsys, "train", path, "--var", "x", "--window", "32", "--hop", "3", "--stream",
-                                "--out", tmp_path / "run", *FLAGS)
+                                "--out", tmp_path / "run", *SAY)
     assert code == 0, err
     assert "read block by block" in stdout
 
@@ -317,7 +318,7 @@ def test_many_files_of_cut_signals_are_scored_one_output_each(tmp_path, capsys, 
 def test_window_auto_picks_the_period_and_says_so(tmp_path, capsys):
     scipy.io.savemat(tmp_path / "a.mat", {"x": recording(1500)[0][:, None]})
     code, stdout, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "auto", "--hop", "4", "--out",
-                                tmp_path / "run", *FLAGS)
+                                tmp_path / "run", *SAY)
     assert code == 0, err
     assert "--window auto: 40 points (dominant period 40 points" in stdout
     assert json.loads((tmp_path / "run" / "windowing.json").read_text())["window"] == 40
@@ -330,7 +331,7 @@ def test_many_files_of_cut_signals_streamed(tmp_path, capsys, signals):
     with h5py.File(tmp_path / "b.h5", "w") as f:
         f["signals"] = signals[30:64]
     code, stdout, err = run_cli(capsys, "train", tmp_path / "a.npy", tmp_path / "b.h5", "--stream", "--out",
-                                tmp_path / "run", *FLAGS)
+                                tmp_path / "run", *SAY)
     assert code == 0, err
     assert stdout.count("read block by block") == 2
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -151,7 +151,7 @@ def test_cli_warns_and_exits_0_when_the_best_epoch_is_kept(tmp_path, monkeypatch
     _poison_after(2, monkeypatch)
     out = tmp_path / "kept"
     code = cli_run("train", [str(damped_sines), "--epochs", "4", "--decoder", "mirror", "--seed", "0",
-                             "--learning-rate", "1e-2", "--batch-size", "8", "--quiet", "--out", str(out)])
+                             "--learning-rate", "1e-2", "--batch-size", "8", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "sigae-train: warning: the training loss became NaN/Inf at epoch 3" in captured.err

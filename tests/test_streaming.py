@@ -327,7 +327,7 @@ def test_streamed_training_uses_the_in_memory_split_and_statistics(tmp_path, x, 
                                                                    small_training_blocks, kind):
     path = write_input(tmp_path, kind, x)
     monkeypatch.setattr("sigae.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
-    options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4, "--quiet"]
+    options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4]
     code, out, err = cli(capsys, "train", path, "--stream", "--out", tmp_path / "streamed", *options)
     assert code == 0, err
     assert "read block by block" in out
