@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, option
 
 DECODERS = ("seed", "mirror")
 NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
@@ -87,7 +87,8 @@ class AutoencoderConfig:
 
         Raises :class:`ConfigError` for an unknown preset name."""
         if name not in PRESETS:
-            raise ConfigError(f"--preset: unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+            raise ConfigError(f"{option('--preset', 'preset')}: unknown preset {name!r}; choose from "
+                              f"{', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
     def __post_init__(self):

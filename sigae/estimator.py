@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .config import AutoencoderConfig
-from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError
+from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError, option
 from .io import SignalDataset
 from .preprocessing import make_normalizer, normalizer_from_dict
 from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
@@ -534,7 +534,8 @@ class SignalAutoencoder:
             threshold = f"p{self.threshold_['percentile']:g}"
         train_scores = self.train_scores_ if metric == "mse" else None
         if metric != "mse" and self.threshold_ is not None and str(threshold).lower().startswith(("p", "max")):
-            raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
+            raise ConfigError(f"{option('--threshold', 'threshold')}: the calibrated thresholds are for mse; give a "
+                              f"number with {option('--metric mae', 'metric=mae')}")
         value = resolve_threshold(threshold, self.threshold_, train_scores)
         return ScoreResult(scores=scores, threshold=value, is_anomaly=scores > value, metric=metric,
                            per_point=errors if per_point else None)
@@ -568,7 +569,8 @@ class SignalAutoencoder:
         if path.exists() and not path.is_dir():
             raise OutputExistsError(f"{path}: exists and is not a folder")
         if path.is_dir() and any(path.iterdir()) and not overwrite:
-            raise OutputExistsError(f"{path}: run folder exists and is not empty; pass --overwrite to replace it")
+            raise OutputExistsError(f"{path}: run folder exists and is not empty; pass "
+                                    f"{option('--overwrite', 'overwrite=True')} to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         from .fileutil import _umask
@@ -712,13 +714,14 @@ def _channels(shape) -> int:
 
 def _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile):
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"--epochs: must be a whole number >= 1, got {epochs!r}")
+        raise ConfigError(f"{option('--epochs', 'epochs')}: must be a whole number >= 1, got {epochs!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"--batch-size: must be a whole number >= 1, got {batch_size!r}")
+        raise ConfigError(f"{option('--batch-size', 'batch_size')}: must be a whole number >= 1, got {batch_size!r}")
     if not 0 <= validation_split < 1:
-        raise ConfigError(f"--validation-split: must be in [0, 1), got {validation_split!r}")
+        raise ConfigError(f"{option('--validation-split', 'validation_split')}: must be in [0, 1), "
+                          f"got {validation_split!r}")
     if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ConfigError(f"--patience: must be a whole number >= 1, got {patience!r}")
+        raise ConfigError(f"{option('--patience', 'patience')}: must be a whole number >= 1, got {patience!r}")
     if not 0 < threshold_percentile <= 100:
         raise ConfigError(f"threshold percentile: must be in (0, 100], got {threshold_percentile!r}")
 
@@ -758,7 +761,8 @@ def _prepare_run_dir(run_dir, overwrite: bool, strategy=None) -> Path:
         raise OutputExistsError(f"{run_dir}: exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not overwrite and not is_failed_run(run_dir):
-            raise OutputExistsError(f"{run_dir}: run folder exists and is not empty; pass --overwrite to replace it")
+            raise OutputExistsError(f"{run_dir}: run folder exists and is not empty; pass "
+                                    f"{option('--overwrite', 'overwrite=True')} to replace it")
         shutil.rmtree(run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     return run_dir

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, option
 from .io import SignalDataset, SignalSource
 from .recordings import Recording, as_recordings
 from .windows import (Event, EventTracker, PointAccumulator, auto_window, check_event_options, check_window,
@@ -176,10 +176,10 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
 
     recs = as_recordings(recordings)
     if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
-        raise ConfigError(f"--fs: must be a positive number of samples per second, got {fs!r}")
+        raise ConfigError(f"{option('--fs', 'fs')}: must be a positive number of samples per second, got {fs!r}")
     if isinstance(window, str):
         if window != "auto":
-            raise ConfigError(f"--window: {window!r} is neither a whole number nor 'auto'")
+            raise ConfigError(f"{option('--window', 'window')}: {window!r} is neither a whole number nor 'auto'")
         window, reason = auto_window([r.read(0, min(r.length, 20000)) for r in recs])
         log(f"--window auto: {window} points ({reason})")
     check_recordings(recs, window, hop)
@@ -188,7 +188,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     n_train = int(dataset.offsets[len(train)])
     if n_train < 2:
         raise DataError(f"{recs[0].name}: only {n_train} training window(s) of {window} points with hop {hop}; "
-                        "use a smaller --window or --hop")
+                        f"use a smaller {option('--window', 'window')} or {option('--hop', 'hop')}")
     log(f"{len(dataset)} windows of {window} points (hop {hop}) from {len(recs)} recording(s): {n_train} training, "
         f"{len(dataset) - n_train} validation; {how}")
     streamed = stream if stream is not None else (
@@ -295,7 +295,8 @@ def resolve_point_threshold(spec, windowing: dict, metric: str = "mse") -> float
     calib = windowing["point_threshold"]
     text = "" if spec is None else str(spec).strip().lower()
     if metric != "mse" and (spec is None or text == "max" or text.startswith("p")):
-        raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
+        raise ConfigError(f"{option('--threshold', 'threshold')}: the calibrated thresholds are for mse; give a "
+                          f"number with {option('--metric mae', 'metric=mae')}")
     from .scoring import parse_threshold
 
     kind, value = parse_threshold(spec)

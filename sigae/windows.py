@@ -28,16 +28,21 @@ from .errors import ConfigError, DataError
 
 def check_window(window, hop=1, length: int | None = None, name: str = "recording") -> None:
     """Refuse a window or hop that is not a whole number >= 1 (window >= 2), or a window longer than *length*."""
+    from .errors import option
+
     if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 2:
-        raise ConfigError(f"--window: must be a whole number >= 2 (points per window), got {window!r}")
+        raise ConfigError(f"{option('--window', 'window')}: must be a whole number >= 2 (points per window), "
+                          f"got {window!r}")
     if not isinstance(hop, (int, np.integer)) or isinstance(hop, bool) or hop < 1:
-        raise ConfigError(f"--hop: must be a whole number >= 1 (points between window starts), got {hop!r}")
+        raise ConfigError(f"{option('--hop', 'hop')}: must be a whole number >= 1 (points between window starts), "
+                          f"got {hop!r}")
     if hop > window:
-        raise ConfigError(f"--hop: {hop} is larger than the window of {window} points, so the points between "
-                          f"windows would get no score; choose --hop {window} or less")
+        raise ConfigError(f"{option('--hop', 'hop')}: {hop} is larger than the window of {window} points, so the "
+                          f"points between windows would get no score; choose {option(f'--hop {window}', f'hop={window}')} "
+                          "or less")
     if length is not None and length < window:
         raise DataError(f"{name}: {length} points, shorter than the window of {window} points; "
-                        "choose a smaller --window or leave this recording out")
+                        f"choose a smaller {option('--window', 'window')} or leave this recording out")
 
 
 def window_count(n: int, window: int, hop: int = 1) -> int:
