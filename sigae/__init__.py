@@ -1,7 +1,8 @@
 """sigae: 1-D convolutional autoencoders for signals stored in MATLAB files.
 
 Heavy modules (TensorFlow/Keras) load only when first used, so the command
-line answers ``--help`` at once.
+line answers ``--help`` at once; when they do, TensorFlow's C++ start-up lines
+are kept off stderr unless ``TF_CPP_MIN_LOG_LEVEL`` was set (:mod:`sigae.quiet`).
 """
 
 __version__ = "0.1.0"
@@ -9,8 +10,10 @@ __version__ = "0.1.0"
 from .config import AutoencoderConfig  # noqa: E402
 from .errors import (ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError,  # noqa: E402
                      SigaeError, TrainingError)
+from .quiet import install as _quiet_tensorflow  # noqa: E402
 from .registration import install as _register_keras_layers  # noqa: E402
 
+_quiet_tensorflow()  # TensorFlow's C++ start-up lines off stderr, unless TF_CPP_MIN_LOG_LEVEL was chosen
 _register_keras_layers()  # sigae's layers are known to keras.models.load_model once Keras is imported
 
 _LAZY = {

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import warnings
 from pathlib import Path
 
-from .errors import ConfigError, SigaeError
+from .errors import ConfigError, SigaeError, command_line_words
 
 EXIT_USAGE = 2
 LAYOUTS = ("NLC", "NCL", "LNC", "LCN", "CNL", "CLN")  # sigae.io.LAYOUTS, without importing sigae.io for --help
@@ -100,10 +99,10 @@ def _inherit_reading(args, run_dir) -> None:
 
 
 @contextlib.contextmanager
-def _training_signals(args, path):
+def _training_signals(args, path, say=print):
     """(signals, source) to train on: the whole array, or with --stream the file left on disk."""
     if not args.stream:
-        yield _load_signals(args, path, min_signals=2)  # one signal is enough to encode or score, not to train
+        yield _load_signals(args, path, min_signals=2, say=say)  # one signal is enough to encode or score, not to train
         return
     from .io import open_signal_dataset
 
@@ -115,7 +114,7 @@ def _training_signals(args, path):
             raise SigaeError(f"--stream: {path} cannot be read block by block (only HDF5, MATLAB v7.3 and "
                              ".npy files can); drop --stream to load it whole")
         if dataset.source.note:
-            print(f"{path}: {dataset.source.note}")
+            say(f"{path}: {dataset.source.note}")
         yield dataset, dataset.source
 
 
@@ -213,9 +212,11 @@ def train_parser(prog="sigae-train"):
                    help="random fraction held out for validation (default 0.2)")
     p.add_argument("--preset", choices=("default", "seed"), default="default",
                    help="default: convolutional autoencoder with a PCA-initialized linear path, best epoch "
-                        "restored (never worse than PCA on validation); seed: seed thread 003's model and recipe "
-                        "exactly (seed decoder, tanh bottleneck, 15 M parameters at 501 points). The options "
-                        "below override the preset's values")
+                        "restored (never worse than PCA on validation); seed: the original architecture and "
+                        "recipe sigae started from: encoder Conv1D(256, 3, tanh)/MaxPool(2), Conv1D(32, 3, "
+                        "tanh)/MaxPool(2), Dense(32, tanh); decoder Conv1D/UpSampling stages closed by a Dense "
+                        "layer to the full length (15 M parameters at 501 points); Adam 1e-3, no PCA start, last "
+                        "epoch kept, no screening. The options below override the preset's values")
     p.add_argument("--latent-dim", type=_positive_int, help="size of the latent code (default 32)")
     p.add_argument("--normalize", choices=("global", "per-signal", "per-timestep", "minmax"), default="global",
                    help="how signals are scaled before training (default global)")
@@ -253,7 +254,9 @@ def train_parser(prog="sigae-train"):
                         "completes; by default they are deleted once the model is saved")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing, non-empty run folder (a failed run's folder is replaced without it)")
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--quiet", action="store_true",
+                   help="print nothing but errors and warnings (on stderr), and what --labels asks for; the run "
+                        "folder holds the summary (metrics.json)")
     p.add_argument("--tensorboard", metavar="DIR",
                    help="also write per-epoch loss, validation loss, learning rate and the PCA baseline for "
                         "TensorBoard to DIR (tensorboard --logdir DIR); history.csv stays the record")
@@ -287,6 +290,7 @@ def cmd_train(args):
 
     stop = _StopRequest()
     verbose = 0 if args.quiet else "auto"
+    say = _say(args)
     if args.resume:
         out = Path(args.resume)
         training = _read_training_options(out)
@@ -302,10 +306,10 @@ def cmd_train(args):
         args.layout = args.layout or src.get("layout")
         args.time_column = args.time_column or src.get("time_column")
         args.stream = args.stream or bool(src.get("stream"))
-        with _training_signals(args, file) as (x, _):
-            print(f"resuming {out} on {file}")
+        with _training_signals(args, file, say) as (x, _):
+            say(f"resuming {out} on {file}")
             try:
-                model = SignalAutoencoder.resume(out, x, verbose=verbose, should_stop=stop.install(),
+                model = SignalAutoencoder.resume(out, x, verbose=verbose, log=say, should_stop=stop.install(),
                                                  tensorboard=args.tensorboard)
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
@@ -328,7 +332,7 @@ def cmd_train(args):
         if out.exists() and any(out.iterdir()) and not args.overwrite:
             if not is_failed_run(out):
                 raise SigaeError(f"--out {out}: exists and is not empty; pass --overwrite to replace it")
-            print(f"replacing the failed run in {out}")
+            say(f"replacing the failed run in {out}")
         chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim,
                   "rare_fraction": args.rare_fraction}
@@ -339,11 +343,11 @@ def cmd_train(args):
         if args.window is not None or len(files) > 1:
             try:
                 if args.window is not None:
-                    model = train_windowed(args, files, config, out, stop.install(), verbose)
+                    model = train_windowed(args, files, config, out, stop.install(), verbose, say)
                 else:
-                    with many_files(args, files) as (x, provenance):
+                    with many_files(args, files, say) as (x, provenance):
                         model = SignalAutoencoder(config).fit(
-                            x, epochs=args.epochs, batch_size=args.batch_size,
+                            x, epochs=args.epochs, batch_size=args.batch_size, log=say,
                             validation_split=args.validation_split, verbose=verbose, patience=args.patience,
                             seed=args.seed, run_dir=out, overwrite=args.overwrite, should_stop=stop.install(),
                             source=provenance, strategy=args.strategy, mixed_precision=args.mixed_precision,
@@ -352,18 +356,23 @@ def cmd_train(args):
             except TrainingInterrupted as exc:
                 return _interrupted(exc, out)
         else:
-            model = _train_one(args, files[0], config, out, stop, verbose)
+            model = _train_one(args, files[0], config, out, stop, verbose, say)
             if isinstance(model, int):
                 return model
-    return _report_training(model, out)
+    return _report_training(model, out, args.quiet)
 
 
-def _train_one(args, file, config, out, stop, verbose):
+def _say(args):
+    """print, or with --quiet nothing: notes and progress are not errors."""
+    return (lambda *a, **k: None) if getattr(args, "quiet", False) else print
+
+
+def _train_one(args, file, config, out, stop, verbose, say=print):
     """sigae-train FILE (cut signals, one file, possibly streamed): the model, or the exit code if interrupted."""
     from .estimator import SignalAutoencoder
     from .training import TrainingInterrupted
 
-    with _training_signals(args, file) as (x, source):
+    with _training_signals(args, file, say) as (x, source):
         shape = x.shape
         labels = _probe_labels(args, file, shape[0])
         reading = f"{shape[0]} signals x {shape[1]} points" + (
@@ -376,14 +385,14 @@ def _train_one(args, file, config, out, stop, verbose):
             hint = "; if its axes are in another order, say so with --layout" if len(shape) == 3 else ""
             raise DataError(f"{source.path}: variable '{source.var}' read as {reading}: "
                             f"{str(exc).removeprefix('config: ')}{hint}") from None
-        print(f"{source.path}: {reading} from variable '{source.var}'"
+        say(f"{source.path}: {reading} from variable '{source.var}'"
               + (", read block by block" if args.stream else ""))
         provenance = {"file": str(Path(source.path).resolve()), **_reading(args, source.var),
                       "orientation": source.orientation}
         try:
             model = SignalAutoencoder(config).fit(
                 x, epochs=args.epochs, batch_size=args.batch_size, validation_split=args.validation_split,
-                verbose=verbose, patience=args.patience, seed=args.seed, run_dir=out,
+                verbose=verbose, log=say, patience=args.patience, seed=args.seed, run_dir=out,
                 overwrite=args.overwrite, should_stop=stop.install(), source=provenance,
                 strategy=args.strategy, mixed_precision=args.mixed_precision, tensorboard=args.tensorboard,
                 keep_checkpoints=args.keep_checkpoints, layout="NLC")  # read in its --layout already
@@ -394,7 +403,12 @@ def _train_one(args, file, config, out, stop, verbose):
     return model
 
 
-def _report_training(model, out) -> int:
+def _report_training(model, out, quiet: bool = False) -> int:
+    if quiet:  # only what was asked for: the linear probe's accuracy
+        probe = training_summary(model.metrics_).splitlines()[-1] if model.metrics_.get("linear_probe") else None
+        if probe:
+            print(probe)
+        return 0
     print(training_summary(model.metrics_))
     if model.windowing_ is not None:
         from .cli_recordings import windowing_summary
@@ -458,8 +472,13 @@ def _read_training_options(run_dir: Path) -> dict:
 
 
 def _interrupted(exc, out) -> int:
-    print(f"sigae-train: interrupted; {exc.epochs_done} epoch(s) completed and checkpointed in {out}/checkpoints; "
-          f"resume with: sigae-train --resume {out}", file=sys.stderr)
+    from .estimator import resumable, resume_hint
+
+    if resumable(out):
+        print(f"sigae-train: interrupted; {exc.epochs_done} epoch(s) completed and checkpointed in {out}/checkpoints; "
+              f"resume with: sigae-train --resume {out}", file=sys.stderr)
+    else:  # --resume refuses these runs: say what does work
+        print(f"sigae-train: interrupted after {exc.epochs_done} epoch(s); {resume_hint(out)}", file=sys.stderr)
     return 130
 
 
@@ -481,12 +500,15 @@ def training_summary(metrics: dict) -> str:
         return "\n".join(lines)
     screening = metrics.get("screening") or {}
     screened = screening.get("n_screened", 0)
+    windowed = bool((metrics.get("source") or {}).get("windowed"))
+    unit = "window" if windowed else "signal"  # a model of recordings trains (and screens) windows
     if screened:
         share = screened / max(1, metrics.get("n_signals", screened))
-        lines.append(f"screened: {screened} of {metrics.get('n_signals', '?')} signals ({share:.1%}) left out of "
+        lines.append(f"screened: {screened} of {metrics.get('n_signals', '?')} {unit}s ({share:.1%}) left out of "
                      f"training and validation: each stands far out on a direction that fewer than "
-                     f"{100 * screening['rare_fraction']:.3g}% of the training signals share (likely anomalies, with "
-                     "some unusual normal signals); rows in split.npz 'screened', --rare-fraction 0 keeps every signal")
+                     f"{100 * screening['rare_fraction']:.3g}% of the training {unit}s share (likely anomalies, with "
+                     f"some unusual normal {unit}s); {'window numbers' if windowed else 'rows'} (0-based) in "
+                     f"split.npz 'screened', --rare-fraction 0 keeps every {unit}")
     ratio = metrics.get("val_mse_ratio_to_pca")
     ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
     lines.append(f"validation MSE (normalized units): autoencoder {ae['val_mse']:.4g}, "
@@ -500,26 +522,26 @@ def training_summary(metrics: dict) -> str:
                      f"{k - kernel_dims} are PCA of the signals, so it reconstructs coarser than PCA-{k} by design; "
                      "for reconstruction and anomaly scores train with --preset reconstruction")
     elif max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
-        lines.append(f"note: both reconstruct the held-out signals to float rounding (MSE below {EXACT_MSE:g}): these "
-                     f"signals have at most {k} dimensions, and PCA-{k} describes them exactly")
+        lines.append(f"note: both reconstruct the held-out {unit}s to float rounding (MSE below {EXACT_MSE:g}): "
+                     f"these {unit}s have at most {k} dimensions, and PCA-{k} describes them exactly")
     elif at_start and screened:
-        lines.append(f"note: no epoch did better on held-out signals than the model's start, PCA-{k} of the signals "
+        lines.append(f"note: no epoch did better on held-out {unit}s than the model's start, PCA-{k} of the {unit}s "
                      f"kept by screening, so the model is that PCA"
                      + ("" if metrics["beats_pca"] else
                         f"; its validation MSE is above PCA-{k}'s because that PCA was fitted to every training "
-                        "signal, the screened ones included, and partly reconstructs the screened validation "
-                        "signals, which the model is not meant to; score the file to see them flagged"))
+                        f"{unit}, the screened ones included, and partly reconstructs the screened validation "
+                        f"{unit}s, which the model is not meant to; score the file to see them flagged"))
     elif at_start and metrics["beats_pca"]:
-        lines.append(f"note: no epoch did better than the model's PCA start on held-out signals, so the model is "
-                     f"PCA-{k}: these signals look linear at this code size (PCA is enough here; "
+        lines.append(f"note: no epoch did better than the model's PCA start on held-out {unit}s, so the model is "
+                     f"PCA-{k}: these {unit}s look linear at this code size (PCA is enough here; "
                      "more epochs, --batch-size 32 or a smaller --latent-dim may let the convolutional paths help)")
     elif not metrics["beats_pca"] and screened:
-        lines.append(f"note: PCA-{k} was fitted to every training signal, the screened ones included, "
-                     "and the validation MSE counts the screened validation signals, which the model was not meant "
+        lines.append(f"note: PCA-{k} was fitted to every training {unit}, the screened ones included, "
+                     f"and the validation MSE counts the screened validation {unit}s, which the model was not meant "
                      "to reconstruct; score the file to see them flagged")
     elif not metrics["beats_pca"]:
         lines.append(f"note: the autoencoder reconstructs worse than a linear PCA with {k} components "
-                     "on held-out signals; try smaller batches with more epochs and cosine decay "
+                     f"on held-out {unit}s; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "
                      "another --normalize, or use PCA for this data")
     probe = metrics.get("linear_probe")
@@ -577,18 +599,29 @@ def cmd_encode(args):
     files = files_of(args.file)
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
-    model = _load_run(args.run)
+    config, windowing = _run_setup(args.run)
     _inherit_reading(args, args.run)
-    if model.windowing_ is not None:
-        return encode_windowed(args, model, files)
+    if windowing is not None:
+        return encode_windowed(args, files, windowing, config, lambda: _load_run(args.run))
     _no_hop(args)
-    _check_all(args, files, model.config)
+    _check_all(args, files, config)
+    model = None
     for file, output in zip(files, outputs):
-        with _open_signals(args, file, model.config) as (signals, source):
+        with _open_signals(args, file, config) as (signals, source):
+            model = model or _load_run(args.run)  # TensorFlow loads once the input is known to be good
             n, k = encode_to_file(model, signals, output, batch_size=args.batch_size, overwrite=args.overwrite,
                                   **_provenance(model, args.run, source))
         print(f"wrote {output}: latent {n} x {k} from {source.path} ('{source.var}')")
     return 0
+
+
+def _run_setup(run):
+    """``(config, windowing or None)`` of a complete run folder, read without TensorFlow, so that a command
+    checks its inputs against the run before the seconds TensorFlow takes to load."""
+    from .estimator import read_run_config
+    from .windowed import load_windowing
+
+    return read_run_config(run), load_windowing(Path(run))
 
 
 def _check_all(args, files, config):
@@ -616,24 +649,25 @@ def cmd_decode(args):
     from .io import list_variables, load_array, save_array
 
     _check_output(args.output, args.overwrite)
-    model = _load_run(args.run)
+    config, _ = _run_setup(args.run)
     names = {v.name for v in list_variables(args.file)}
     var = args.var or ("latent" if "latent" in names else None)
     z = load_array(args.file, var)
-    if z.ndim == 1 and z.size == model.config.latent_dim:
+    if z.ndim == 1 and z.size == config.latent_dim:
         z = z[None, :]
-    if z.ndim != 2 or z.shape[1] != model.config.latent_dim:
+    if z.ndim != 2 or z.shape[1] != config.latent_dim:
         what = f"variable '{var}'" if var else "the latent codes"
         raise SigaeError(f"{args.file}: {what} is {'x'.join(map(str, z.shape))}; "
-                         f"the model's latent codes are n x {model.config.latent_dim} (one code per row)")
+                         f"the model's latent codes are n x {config.latent_dim} (one code per row)")
     stats = None
-    if model.normalizer.kind == "per-signal":
+    if config.normalize == "per-signal":
         if not {"signal_mean", "signal_std"} <= names:
             raise SigaeError(f"{args.file}: this model normalizes each signal; the file needs signal_mean and "
                              "signal_std (as written by sigae-encode)")
         mean = load_array(args.file, "signal_mean").reshape(len(z), 1, -1)
         std = load_array(args.file, "signal_std").reshape(len(z), 1, -1)
         stats = (mean, std)
+    model = _load_run(args.run)  # TensorFlow loads once the codes are known to be good
     signals = model.decode(z, stats=stats, batch_size=args.batch_size)
     save_array(args.output, "signals", np.asarray(signals), overwrite=args.overwrite,
                source_file=str(args.file), run_folder=str(Path(args.run)), config_hash=model.config.hash())
@@ -656,6 +690,9 @@ def score_parser(prog="sigae-score"):
     p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous (per "
                                                    "point for a model of recordings); prints AUROC, average "
                                                    "precision, precision and recall (and event-level ones)")
+    from .cli_recordings import add_event_options
+
+    add_event_options(p)
     return p
 
 
@@ -683,22 +720,26 @@ def cmd_score(args):
     from .scoring import detection_report
     from .streaming import score_to_file
 
-    from .cli_recordings import check_outputs, files_of, outputs_for, score_windowed
+    from .cli_recordings import check_outputs, files_of, no_event_options, outputs_for, score_windowed
 
     files = files_of(args.file)
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
-    model = _load_run(args.run)
+    config, windowing = _run_setup(args.run)
     _inherit_reading(args, args.run)
-    if model.windowing_ is not None:
+    _check_threshold_option(args, windowing)
+    if windowing is not None:
         if args.per_point:
             raise SigaeError("--per-point: a model of recordings always writes point_score (one value per sample)")
-        return score_windowed(args, model, files)
+        return score_windowed(args, files, windowing, config, lambda: _load_run(args.run))
     _no_hop(args)
-    _check_all(args, files, model.config)
+    no_event_options(args, args.run)
+    _check_all(args, files, config)
+    model = None
     for file, output in zip(files, outputs):
-        with _open_signals(args, file, model.config) as (signals, source):
+        with _open_signals(args, file, config) as (signals, source):
             labels = _load_labels(file, args.labels, len(signals)) if args.labels else None
+            model = model or _load_run(args.run)  # TensorFlow loads once the input is known to be good
             result = score_to_file(model, signals, output, metric=args.metric, threshold=args.threshold,
                                    per_point=args.per_point, batch_size=args.batch_size, overwrite=args.overwrite,
                                    **_provenance(model, args.run, source))
@@ -710,6 +751,16 @@ def cmd_score(args):
                   f"average precision {r['average_precision']:.3f}, precision {r['precision']:.3f}, "
                   f"recall {r['recall']:.3f} at the threshold")
     return 0
+
+
+def _check_threshold_option(args, windowing) -> None:
+    """--threshold and --metric checked before any work (the checks score() makes again)."""
+    from .scoring import parse_threshold
+
+    kind, _ = parse_threshold(args.threshold)
+    calibrated = windowing is not None or (Path(args.run) / "threshold.json").is_file()
+    if args.metric != "mse" and kind in ("default", "max", "percentile") and calibrated:
+        raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
 
 
 def plot_parser(prog="sigae-plot"):
@@ -724,6 +775,9 @@ def plot_parser(prog="sigae-plot"):
     p.add_argument("--hop", type=_positive_int, default=1,
                    help="model trained with --window: points between scored windows (default 1); the figure is "
                         "timeline.png (recording, point score and threshold, events, labels)")
+    from .cli_recordings import add_event_options
+
+    add_event_options(p, table=False)
     p.add_argument("--overwrite", action="store_true", help="replace existing PNG files")
     return p
 
@@ -735,28 +789,36 @@ def cmd_plot(args):
     from .plots import plot_latent, plot_loss, plot_reconstructions, plot_scores
 
     out = Path(args.out) if args.out else Path(args.run) / "plots"
-    model = _load_run(args.run)
+    config, windowing = _run_setup(args.run)
     if args.file:
         _inherit_reading(args, args.run)
-    if model.windowing_ is not None:
+    if windowing is not None:
         check_writable(out / "loss.png", args.overwrite)
-        written = [plot_loss(model.history_, out / "loss.png")] if model.history_ and model.history_.loss else []
-        if args.file:
+        written = []
+        if args.file:  # the recordings are checked and read before TensorFlow loads and anything is written
             from .cli_recordings import plot_windowed
 
-            written = plot_windowed(args, model, out) + written
+            model, written = plot_windowed(args, windowing, config, lambda: _load_run(args.run), out)
+        else:
+            model = _load_run(args.run)
+        if model.history_ and model.history_.loss:
+            written.append(plot_loss(model.history_, out / "loss.png"))
         for path in written:
             print(f"wrote {path}")
         return 0
     _no_hop(args)
+    from .cli_recordings import no_event_options
+
+    no_event_options(args, args.run)
     names = ["loss.png"] + (["reconstructions.png", "scores.png", "latent.png"] if args.file else [])
     for name in names:
         check_writable(out / name, args.overwrite)
-    if args.file:  # every input is checked before the first figure is written
-        x, _ = _load_signals(args, args.file, expected_length=model.config.input_length,
-                             expected_channels=model.config.channels)
-        _check_channels(args.file, x.shape, model.config)
+    if args.file:  # every input is checked before the first figure is written (and before TensorFlow loads)
+        x, _ = _load_signals(args, args.file, expected_length=config.input_length,
+                             expected_channels=config.channels)
+        _check_channels(args.file, x.shape, config)
         labels = _load_labels(args.file, args.labels, len(x)) if args.labels else None
+    model = _load_run(args.run)
     written = []
     if model.history_ is not None and model.history_.loss:
         written.append(plot_loss(model.history_, out / "loss.png"))
@@ -767,7 +829,7 @@ def cmd_plot(args):
         typical = order[len(order) // 2 - 1: len(order) // 2 + 2]
         picks = np.concatenate([worst, typical])
         rec = model.reconstruct(x[picks])
-        captions = [f"{kind} #{i + 1} of file (score {result.scores[i]:.3g})"
+        captions = [f"{kind}: signal {i + 1} (1-based) of the file, score {result.scores[i]:.3g}"
                     for kind, i in zip(["worst"] * len(worst) + ["typical"] * len(typical), picks)]
         written.append(plot_reconstructions(x[picks], rec, out / "reconstructions.png", labels=captions,
                                             title="Worst and typical signals: original vs reconstruction"))
@@ -818,6 +880,7 @@ def format_parameter_table(autoencoder) -> str:
 def cmd_info(args):
     import json
 
+    _run_setup(args.run)  # a bad folder is refused before TensorFlow loads
     model = _load_run(args.run)
     print(f"run folder: {args.run}")
     print(format_parameter_table(model.autoencoder))
@@ -857,8 +920,24 @@ def export_parser(prog="sigae-export"):
                    help="signals to compare the export with (and, with --int8, to calibrate it); default: the "
                         "training file recorded in the run folder, whose training rows calibrate --int8")
     _add_input_options(p)
+    p.add_argument("--input-offset", type=_offsets, metavar="VALUE[,VALUE...]",
+                   help="subtract this offset (one value, or one per channel) from the signals before they are "
+                        "rounded to float32: the export then takes signals - VALUE (and the autoencoder and decoder "
+                        "give their output less VALUE). Needed when the signals are far from zero compared with "
+                        "their spread (e.g. 101325 Pa varying by 0.02 Pa), which float32 input cannot hold; the "
+                        "export refuses such signals without it and names the value to give")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return p
+
+
+def _offsets(text):
+    """--input-offset: one number, or numbers separated by commas (one per channel)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid offset: {text!r} (a number, or one per channel separated by "
+                                         "commas)") from None
+    return values[0] if len(values) == 1 else values
 
 
 def cmd_export(args):
@@ -866,17 +945,22 @@ def cmd_export(args):
 
     import numpy as np
 
-    from .export import export_model
+    from .export import _check_input_offset, export_model
 
     if args.format == "onnx":
-        from .export import ExportError, onnx_available
+        import importlib.util
 
-        if onnx_available():
-            raise ExportError(onnx_available())
+        from .export import ExportError
+
+        missing = [name for name in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:  # said at once; export_model imports them (and TensorFlow with tf2onnx) to be sure
+            raise ExportError(f"--format onnx needs tf2onnx and onnxruntime (no module named "
+                              f"{', '.join(missing)}); install them with: pip install -e '.[export]'")
     if Path(args.output).exists() and not args.overwrite:
         raise SigaeError(f"-o/--output {args.output}: already exists; pass --overwrite to replace it")
     run_dir = Path(args.run)
-    model = _load_run(args.run)
+    config, _ = _run_setup(args.run)
+    _check_input_offset(args.input_offset, config.channels)
     training = {}
     if (run_dir / "training.json").is_file():
         try:
@@ -895,9 +979,9 @@ def cmd_export(args):
         args.var = args.var or source.get("variable")
         args.orientation = args.orientation or source.get("orientation")
     _inherit_reading(args, run_dir)
-    x, info = _load_signals(args, file, expected_length=model.config.input_length,
-                            expected_channels=model.config.channels)
-    _check_channels(file, x.shape, model.config)
+    x, info = _load_signals(args, file, expected_length=config.input_length, expected_channels=config.channels)
+    _check_channels(file, x.shape, config)
+    model = _load_run(args.run)  # TensorFlow loads once the signals are known to be good
     representative, calibration = x, f"{len(x)} signals of {file}"
     is_training_file = (not args.data or Path(file).resolve() == Path(source.get("file", "")).resolve())
     if args.int8 and is_training_file and len(x) == training.get("n_signals") and (run_dir / "split.npz").is_file():
@@ -907,8 +991,19 @@ def cmd_export(args):
     print(f"exporting the {args.part} of {run_dir} as {args.format}{' int8' if args.int8 else ''}; comparing on "
           f"{file} ('{info.var}')" + (f"; calibrating on {calibration} (at most 200 used)" if args.int8 else ""))
     report = export_model(model, args.output, args.format, args.part, signals=x, int8=args.int8,
-                          representative=representative, overwrite=args.overwrite)
+                          representative=representative, overwrite=args.overwrite, input_offset=args.input_offset)
     print(report.summary())
+    if report.input_offset is not None and args.part != "decoder":
+        from .export import offset_text
+
+        print(f"input: feed signals - {offset_text(report.input_offset)} as float32 (subtract in the device's own "
+              "precision before the rounding)" + (f"; outputs are in original units less "
+                                                  f"{offset_text(report.input_offset)}"
+                                                  if args.part == "autoencoder" else ""))
+    elif report.input_offset is not None:
+        from .export import offset_text
+
+        print(f"output: signals in original units less {offset_text(report.input_offset)}")
     if args.int8:
         print(f"int8 quantization error: largest {report.max_abs_diff:.3g} {report.units}, "
               f"{report.relative_diff:.2%} of the largest value")
@@ -931,24 +1026,13 @@ COMMANDS = {
 
 # ---------------------------------------------------------------------------- running
 def _quiet_tensorflow():
-    """Import TensorFlow with its C++ start-up chatter (CUDA probes, CPU
-    feature notes) kept off stderr, so that stderr carries only our lines."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
+    """Keep TensorFlow's C++ start-up chatter (CUDA probes, CPU feature notes) off stderr when it loads, so that
+    stderr carries only our lines (:mod:`sigae.quiet`). TensorFlow is not imported here: it loads when a
+    command first needs it, after the command has checked its inputs, so a wrong file, variable or option is
+    refused in a fraction of a second instead of after TensorFlow's start-up (5-10 s)."""
+    from .quiet import install
 
-        tf.config.list_physical_devices("GPU")
-        tf.get_logger().setLevel("ERROR")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    install(command_line=True)
 
 
 def _show_warning(prog):
@@ -969,6 +1053,12 @@ def _check_inputs_exist(args) -> None:
     for file in [files] if isinstance(files, str) else files or []:
         if not Path(file).exists():
             raise DataError(f"{file}: no such file")
+        if Path(file).is_file():
+            try:
+                with open(file, "rb"):
+                    pass
+            except OSError as exc:
+                raise DataError(f"{file}: cannot be read ({exc.strerror or exc})") from None
 
 
 def run(name: str, argv=None) -> int:
@@ -978,9 +1068,10 @@ def run(name: str, argv=None) -> int:
     args = make_parser(prog).parse_args(argv)
     warnings.showwarning = _show_warning(prog)
     try:
-        _check_inputs_exist(args)
-        _quiet_tensorflow()
-        return command(args)
+        with command_line_words():
+            _check_inputs_exist(args)
+            _quiet_tensorflow()
+            return command(args)
     except SigaeError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, option
 
 DECODERS = ("seed", "mirror")
 ENCODERS = ("kernels", "conv")
@@ -24,7 +24,9 @@ SEED_PRESET = {"encoder": "conv", "filters": (256, 32), "kernel_sizes": (3, 3), 
                "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
                "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0,
                "rare_fraction": 0.0}
-"""Seed thread 003's architecture and recipe, field by field (what version-1 config files described)."""
+"""The seed architecture and recipe, field by field: the original model (Conv1D(256, 3, tanh)/MaxPool(2),
+Conv1D(32, 3, tanh)/MaxPool(2), Dense(32, tanh); the seed decoder; Adam 1e-3), what version-1 config files
+described."""
 
 RECONSTRUCTION_PRESET = {"encoder": "conv"}
 """The default of config version 3: a convolutional encoder beside a PCA-started linear path, made for
@@ -93,7 +95,8 @@ class AutoencoderConfig:
 
         Raises :class:`ConfigError` for an unknown preset name."""
         if name not in PRESETS:
-            raise ConfigError(f"--preset: unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+            raise ConfigError(f"{option('--preset', 'preset')}: unknown preset {name!r}; choose from "
+                              f"{', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
     def __post_init__(self):

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .config import AutoencoderConfig
-from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError
+from .errors import ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError, option
 from .io import SignalDataset
 from .preprocessing import make_normalizer, normalizer_from_dict
 from .scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
@@ -75,7 +75,8 @@ class SignalAutoencoder:
 
     ``SignalAutoencoder(config=None, preset=None, **overrides)``: *overrides* are
     fields of :class:`AutoencoderConfig` (e.g. ``latent_dim=16``); *preset*
-    ``"seed"`` starts from seed thread 003's architecture and recipe instead of
+    ``"seed"`` starts from the seed architecture and recipe (the original model: Conv1D(256, 3, tanh) and
+    Conv1D(32, 3, tanh) stages with max pooling, a Dense(32, tanh) bottleneck and the seed decoder) instead of
     the default (see :meth:`AutoencoderConfig.from_preset`).
     """
 
@@ -98,7 +99,7 @@ class SignalAutoencoder:
         self.training_ = None
         self.windowing_ = None  # window, hop, fs, point threshold of a model of recordings (sigae.windowed)
         self._predict_fns = {}
-        self._val_sample = None
+        self._val_sample = self._val_rows = None
 
     # ------------------------------------------------------------------ building
     @property
@@ -319,7 +320,9 @@ class SignalAutoencoder:
             xn_train, xn_val = self._parts(x)
             all_train, all_val = self._parts(x, screened=False)
             train_pairs, val_pairs = all_train.pairs, all_val.pairs
-            self._val_sample = next((xn_val if len(xn_val) else xn_train).raw_blocks())[:4]
+            shown = xn_val if len(xn_val) else xn_train
+            self._val_sample = next(shown.raw_blocks())[:4]
+            self._val_rows = np.flatnonzero(shown.mask)[:len(self._val_sample)]
         else:
             x_train, x_val = x[self.train_index_], x[self.val_index_]
             xn_all = self.normalizer.transform(x_train).astype(np.float32)
@@ -327,7 +330,8 @@ class SignalAutoencoder:
             xn_val_all = self.normalizer.transform(x_val).astype(np.float32)
             xn_val = xn_val_all[self._kept(self.val_index_)]
             train_pairs, val_pairs = lambda: [(x_train, xn_all)], lambda: [(x_val, xn_val_all)]
-            self._val_sample = x[(self.val_index_ if len(self.val_index_) else self.train_index_)[:4]]
+            self._val_rows = (self.val_index_ if len(self.val_index_) else self.train_index_)[:4]
+            self._val_sample = x[self._val_rows]
         if not len(xn_val):
             xn_val = val_pairs = None
         self._build_for_training(strategy, t.get("mixed_precision", False))
@@ -621,7 +625,8 @@ class SignalAutoencoder:
             threshold = f"p{self.threshold_['percentile']:g}"
         train_scores = self.train_scores_ if metric == "mse" else None
         if metric != "mse" and self.threshold_ is not None and str(threshold).lower().startswith(("p", "max")):
-            raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
+            raise ConfigError(f"{option('--threshold', 'threshold')}: the calibrated thresholds are for mse; give a "
+                              f"number with {option('--metric mae', 'metric=mae')}")
         value = resolve_threshold(threshold, self.threshold_, train_scores)
         return ScoreResult(scores=scores, threshold=value, is_anomaly=scores > value, metric=metric,
                            per_point=errors if per_point else None)
@@ -655,7 +660,8 @@ class SignalAutoencoder:
         if path.exists() and not path.is_dir():
             raise OutputExistsError(f"{path}: exists and is not a folder")
         if path.is_dir() and any(path.iterdir()) and not overwrite:
-            raise OutputExistsError(f"{path}: run folder exists and is not empty; pass --overwrite to replace it")
+            raise OutputExistsError(f"{path}: run folder exists and is not empty; pass "
+                                    f"{option('--overwrite', 'overwrite=True')} to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         from .fileutil import _umask
@@ -702,9 +708,13 @@ class SignalAutoencoder:
             plot_loss(self.history_, folder / "loss.png")
         if figures and self._val_sample is not None:
             rec = self.reconstruct(self._val_sample)
+            windowed = bool(((self.training_ or {}).get("source") or {}).get("windowed"))
+            unit = "window" if windowed else "signal"
+            rows = getattr(self, "_val_rows", None)
+            rows = range(len(rec)) if rows is None else rows
             plot_reconstructions(self._val_sample, rec, folder / "reconstructions.png",
-                                 labels=[f"validation signal {i + 1}" for i in range(len(rec))],
-                                 title="Validation signals: original vs reconstruction")
+                                 labels=[f"validation {unit} {int(i) + 1} (1-based)" for i in rows],
+                                 title=f"Validation {unit}s: original vs reconstruction")
         if self.windowing_ is not None:
             write_json(folder / "windowing.json", self.windowing_)
         extra = {"warning": self.history_.warning} if self.history_ is not None and self.history_.warning else {}
@@ -715,20 +725,7 @@ class SignalAutoencoder:
     def load(cls, path) -> "SignalAutoencoder":
         """Load a run folder written by :meth:`save` (safe mode: no code runs from it)."""
         path = Path(path)
-        if not path.is_dir():
-            raise RunFolderError(f"{path}: not a run folder (no such directory)")
-        state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
-        if state.get("status") == "failed":
-            raise RunFolderError(failed_run_message(path, state))
-        if state.get("complete") is False:
-            raise RunFolderError(f"{path}: the run is not complete (training interrupted?); "
-                                 f"continue it with: sigae-train --resume {path}")
-        missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
-        if missing:
-            raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
-        if not state.get("complete"):
-            raise RunFolderError(f"{path}: run.json is missing or does not mark the run complete")
-        config = AutoencoderConfig.load(path / "config.json")
+        config = read_run_config(path)
         obj = cls(config)
         obj.normalizer = normalizer_from_dict(_read_json(path / "normalizer.json", path))
         obj._set_models(_load_keras_model(path / MODEL_FILE))
@@ -760,19 +757,62 @@ def load(path) -> SignalAutoencoder:
     return SignalAutoencoder.load(path)
 
 
+def read_run_config(path) -> AutoencoderConfig:
+    """The configuration of the complete run folder *path*, after the checks :meth:`SignalAutoencoder.load` makes
+    before it reads the model; no TensorFlow, so a command can check its inputs against the run at once.
+
+    Raises :class:`~sigae.RunFolderError` for a folder that is missing, failed, incomplete or unreadable."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunFolderError(f"{path}: not a run folder (no such directory)")
+    state = _read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
+    if state.get("status") == "failed":
+        raise RunFolderError(failed_run_message(path, state))
+    if state.get("complete") is False:
+        raise RunFolderError(f"{path}: the run is not complete (training interrupted?); " + resume_hint(path))
+    missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
+    if missing:
+        raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
+    if not state.get("complete"):
+        raise RunFolderError(f"{path}: run.json is missing or does not mark the run complete")
+    return AutoencoderConfig.load(path / "config.json")
+
+
+def resumable(run_dir) -> bool:
+    """Whether an interrupted run can be resumed: one file of cut signals (not windows of recordings, not several
+    files), as :meth:`SignalAutoencoder.resume` and ``sigae-train --resume`` require."""
+    try:
+        source = json.loads((Path(run_dir) / "training.json").read_text(encoding="utf-8")).get("source") or {}
+    except (OSError, ValueError):
+        return True  # not known to be otherwise
+    return not source.get("windowed") and len(source.get("files") or []) <= 1
+
+
+def resume_hint(run_dir) -> str:
+    """How to go on from an interrupted run in *run_dir*, truthfully for runs that cannot be resumed."""
+    from .errors import option
+
+    if resumable(run_dir):
+        return "continue it with: " + option(f"sigae-train --resume {run_dir}",
+                                              f"SignalAutoencoder.resume('{run_dir}', x)")
+    return ("a run on windows of recordings or on several files cannot be resumed; train it again "
+            + option(f"(sigae-train ... --out {run_dir} --overwrite)", "(fit(..., overwrite=True))"))
+
+
 def _channels(shape) -> int:
     return shape[2] if len(shape) == 3 else 1
 
 
 def _check_fit_args(epochs, batch_size, validation_split, patience, threshold_percentile):
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"--epochs: must be a whole number >= 1, got {epochs!r}")
+        raise ConfigError(f"{option('--epochs', 'epochs')}: must be a whole number >= 1, got {epochs!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"--batch-size: must be a whole number >= 1, got {batch_size!r}")
+        raise ConfigError(f"{option('--batch-size', 'batch_size')}: must be a whole number >= 1, got {batch_size!r}")
     if not 0 <= validation_split < 1:
-        raise ConfigError(f"--validation-split: must be in [0, 1), got {validation_split!r}")
+        raise ConfigError(f"{option('--validation-split', 'validation_split')}: must be in [0, 1), "
+                          f"got {validation_split!r}")
     if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ConfigError(f"--patience: must be a whole number >= 1, got {patience!r}")
+        raise ConfigError(f"{option('--patience', 'patience')}: must be a whole number >= 1, got {patience!r}")
     if not 0 < threshold_percentile <= 100:
         raise ConfigError(f"threshold percentile: must be in (0, 100], got {threshold_percentile!r}")
 
@@ -812,7 +852,8 @@ def _prepare_run_dir(run_dir, overwrite: bool, strategy=None) -> Path:
         raise OutputExistsError(f"{run_dir}: exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not overwrite and not is_failed_run(run_dir):
-            raise OutputExistsError(f"{run_dir}: run folder exists and is not empty; pass --overwrite to replace it")
+            raise OutputExistsError(f"{run_dir}: run folder exists and is not empty; pass "
+                                    f"{option('--overwrite', 'overwrite=True')} to replace it")
         shutil.rmtree(run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     return run_dir

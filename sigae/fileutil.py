@@ -16,11 +16,15 @@ from typing import Iterator
 from .errors import OutputExistsError
 
 
-def check_writable(path: str | os.PathLike, overwrite: bool = False, option: str = "--overwrite") -> Path:
-    """Refuse an existing output unless *overwrite*; return the path."""
+def check_writable(path: str | os.PathLike, overwrite: bool = False, option: str | None = None) -> Path:
+    """Refuse an existing output unless *overwrite*; return the path. The message names *option*, by default
+    ``--overwrite`` from the command line and ``overwrite=True`` from Python."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: already exists; pass {option} to replace it")
+        from .errors import option as words
+
+        raise OutputExistsError(f"{path}: already exists; pass {option or words('--overwrite', 'overwrite=True')} "
+                                "to replace it")
     if path.is_dir():
         raise OutputExistsError(f"{path}: is a directory, not a file")
     return path

@@ -73,7 +73,7 @@ def plot_reconstructions(original, reconstruction, path, labels=None, title="Rec
         original: ``(k, L)`` or ``(k, L, C)`` signals (the first channel is shown), in *units*.
         reconstruction: their reconstructions, same shape and units.
         path: the PNG file to write (atomically).
-        labels: one caption per row (default ``signal 1``, ...).
+        labels: one caption per row (default ``signal 1 (1-based)``, ...).
         units: the y-axis label (``model.reconstruct`` returns original units).
 
     Returns:
@@ -87,21 +87,21 @@ def plot_reconstructions(original, reconstruction, path, labels=None, title="Rec
     k = len(original)
     fig, axes = plt.subplots(k, 2, figsize=(10, 1.9 * k + 0.8), squeeze=False, sharex=True,
                              gridspec_kw={"width_ratios": [3, 2]}, layout="constrained")
-    t = np.arange(original.shape[1])
+    t = np.arange(1, original.shape[1] + 1)  # samples numbered from 1, as in every file and message
     for row in range(k):
         ax, ax_err = axes[row]
         ax.plot(t, original[row], color="black", linewidth=1.0, label="original")
         ax.plot(t, reconstruction[row], color="tab:orange", linewidth=1.0, label="reconstruction")
         ax.set_ylabel(units, fontsize=8)
-        caption = labels[row] if labels is not None else f"signal {row + 1}"
+        caption = labels[row] if labels is not None else f"signal {row + 1} (1-based)"
         ax.set_title(caption, fontsize=9, loc="left")
         ax_err.plot(t, reconstruction[row] - original[row], color="tab:red", linewidth=0.8)
         ax_err.axhline(0, color="grey", linewidth=0.5)
         ax_err.set_title("error (reconstruction - original)", fontsize=9, loc="left")
         if row == 0:
             ax.legend(fontsize=8, loc="upper right")
-    axes[-1][0].set_xlabel("sample index")
-    axes[-1][1].set_xlabel("sample index")
+    axes[-1][0].set_xlabel("sample (1-based)")
+    axes[-1][1].set_xlabel("sample (1-based)")
     fig.suptitle(title)
     return _save(fig, path)
 
@@ -197,8 +197,8 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
     plt = _pyplot()
     edges = np.asarray(data["edges"], dtype=np.float64)
     fs = data.get("fs")
-    scale = 1.0 / fs if fs else 1.0
-    x = np.repeat(edges * scale, 2)[1:-1]  # each span drawn from its first to its last point
+    # seconds put sample 1 at 0 s; without fs the axis counts samples from 1, as files and messages do
+    x = np.repeat(edges / fs if fs else edges + 1.0, 2)[1:-1]  # each span drawn from its first to its last point
 
     def steps(values):
         return np.repeat(values, 2)
@@ -230,7 +230,7 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
         axis.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     ax_s.legend(fontsize=8, loc="upper right")
-    ax_s.set_xlabel("time (s)" if fs else "sample")
+    ax_s.set_xlabel("time (s, sample 1 at 0 s)" if fs else "sample (1-based)")
     if not fs:
         from matplotlib.ticker import FuncFormatter
 

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .errors import ConfigError, NotFittedError
+from .errors import ConfigError, NotFittedError, option
 
 
 class SigaeWarning(UserWarning):
@@ -297,7 +297,8 @@ def make_normalizer(kind: str):
     try:
         return NORMALIZERS[kind]()
     except KeyError:
-        raise ConfigError(f"--normalize: unknown normalizer {kind!r}; choose from {', '.join(NORMALIZERS)}") from None
+        raise ConfigError(f"{option('--normalize', 'normalize')}: unknown normalizer {kind!r}; choose from "
+                          f"{', '.join(NORMALIZERS)}") from None
 
 
 def normalizer_from_dict(data: dict):

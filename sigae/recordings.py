@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, option
 
 MAX_CHANNELS = 64
 """A matrix with both sides above this is taken for cut signals, not a multichannel recording."""
@@ -131,7 +131,7 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
     path = Path(path)
     where = str(path)
     if orientation not in (None, "rows", "columns"):
-        raise DataError(f"--orientation: {orientation!r}; choose rows or columns")
+        raise DataError(f"{option('--orientation', 'orientation')}: {orientation!r}; choose rows or columns")
     infos = {v.name: v for v in list_variables(path)}
     if var is None:
         found = [v for v in infos.values() if v.kind in ("numeric", "logical") and max(v.shape or (0,)) > 1

@@ -10,21 +10,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, option
 
 METRICS = ("mse", "mae")
 
 
-def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.ndarray:
+def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse", per_channel: bool = False) -> np.ndarray:
     """Squared (mse) or absolute (mae) error at every point, averaged over channels.
 
     Args:
         x: signals ``(n, L)`` or ``(n, L, C)``, normalized units.
         y: their reconstructions, same shape and units.
         metric: ``"mse"`` (squared error) or ``"mae"`` (absolute error).
+        per_channel: keep the channels apart instead of averaging them.
 
     Returns:
-        ``(n, L)`` float64 errors in normalized units (squared normalized units for mse).
+        ``(n, L)`` float64 errors in normalized units (squared normalized units for mse); with
+        *per_channel*, ``(n, L, C)``.
 
     Raises:
         ConfigError: an unknown *metric*.
@@ -35,7 +37,9 @@ def per_point_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> np.nda
     elif metric == "mae":
         err = np.abs(diff)
     else:
-        raise ConfigError(f"--metric: unknown metric {metric!r}; choose mse or mae")
+        raise ConfigError(f"{option('--metric', 'metric')}: unknown metric {metric!r}; choose mse or mae")
+    if per_channel:
+        return err if err.ndim == 3 else err[:, :, None]
     return err.mean(axis=2) if err.ndim == 3 else err
 
 
@@ -86,7 +90,8 @@ def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None =
         if value == calibration["percentile"]:
             return float(calibration["p"])
         if train_scores is None:
-            raise ConfigError(f"--threshold: {spec!r} needs the training scores, which this run folder lacks")
+            raise ConfigError(f"{option('--threshold', 'threshold')}: {spec!r} needs the training scores, which this "
+                              "run folder lacks")
         return float(np.percentile(train_scores, value))
     return value
 
@@ -106,14 +111,16 @@ def parse_threshold(spec) -> tuple[str, float | None]:
         except ValueError:
             q = -1.0
         if not 0 <= q <= 100:
-            raise ConfigError(f"--threshold: {spec!r} is not a percentile pNN with NN between 0 and 100")
+            raise ConfigError(f"{option('--threshold', 'threshold')}: {spec!r} is not a percentile pNN with NN "
+                              "between 0 and 100")
         return "percentile", q
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"--threshold: {spec!r} is neither a number, 'max' nor a percentile like p99") from None
+        raise ConfigError(f"{option('--threshold', 'threshold')}: {spec!r} is neither a number, 'max' nor a "
+                          "percentile like p99") from None
     if not np.isfinite(value):
-        raise ConfigError(f"--threshold: {spec!r} is not a finite number")
+        raise ConfigError(f"{option('--threshold', 'threshold')}: {spec!r} is not a finite number")
     return "value", value
 
 

@@ -30,6 +30,7 @@ from .errors import DataError
 from .fileutil import atomic_path, check_writable
 from .io import (SignalDataset, _clean, _csv_text, _matlab_names, _npz_put, _writable, _writer_for, load_signals,
                  open_signal_dataset, save_array)
+from .io.writing import csv_table
 from .preprocessing import ZeroSpreadWarning
 from .scoring import ScoreResult
 
@@ -93,11 +94,12 @@ def encode_to_file(model, signals, path, *, batch_size: int | None = None, overw
 def score_to_file(model, signals, path, *, metric: str = "mse", threshold=None, per_point: bool = False,
                   batch_size: int | None = None, overwrite: bool = False, **extra) -> ScoreResult:
     """Write ``score``, ``is_anomaly`` (and ``per_point_error``) of *signals* to *path*, plus ``threshold``,
-    ``metric`` and *extra*; return the scores (without the per-point errors)."""
+    ``metric`` and *extra*; return the scores (without the per-point errors). A ``.csv`` *path* holds the
+    columns ``score`` and ``is_anomaly`` under a header line."""
     n = len(signals)
     scores, flags = np.empty(n), np.empty(n, dtype=bool)
     batch_size = batch_size or model.inference_batch_size
-    with result_writer(path, n, overwrite=overwrite) as out, _warnings_once():
+    with result_writer(path, n, overwrite=overwrite, csv_columns=("score", "is_anomaly")) as out, _warnings_once():
         for start, x in iter_chunks(signals, chunk_rows(signals.shape, batch_size)):
             result = model.score(x, metric=metric, threshold=threshold, per_point=per_point, batch_size=batch_size)
             scores[start:start + len(x)], flags[start:start + len(x)] = result.scores, result.is_anomaly
@@ -135,8 +137,9 @@ def _warnings_once():
 class ResultWriter:
     """Results of *n* signals, written block by block: see :func:`result_writer`."""
 
-    def __init__(self, path: Path, n: int, overwrite: bool, stack: contextlib.ExitStack):
+    def __init__(self, path: Path, n: int, overwrite: bool, stack: contextlib.ExitStack, csv_columns=None):
         self.path, self.n, self.overwrite, self._stack = path, n, overwrite, stack
+        self.csv_columns = csv_columns
         self._sink, self._extras, self._rows = None, {}, 0
 
     def write(self, start: int, **arrays) -> None:
@@ -161,7 +164,7 @@ class ResultWriter:
             return _MemorySink(self.path, self.n, spec, self.overwrite)
         tmp = self._stack.enter_context(atomic_path(self.path, self.overwrite))
         if suffix == ".csv":
-            sink = _CsvSink(tmp, next(iter(spec)))
+            sink = _CsvSink(tmp, next(iter(spec)), self.csv_columns)
         elif suffix == ".npz":
             sink = _NpzSink(tmp, self.n, spec)
         else:
@@ -176,12 +179,13 @@ class ResultWriter:
 
 
 @contextlib.contextmanager
-def result_writer(path, n: int, *, overwrite: bool = False):
+def result_writer(path, n: int, *, overwrite: bool = False, csv_columns=None):
     """Yield a :class:`ResultWriter` for the results of *n* signals; the file appears when the block ends.
 
     The file is the one :func:`sigae.io.save_array` writes, but per-signal
     arrays are written as their blocks come: ``.h5``/``.hdf5`` datasets filled
-    block by block; ``.csv`` rows appended; ``.npz`` entries gathered on disk.
+    block by block; ``.csv`` rows appended (the main array, or with
+    *csv_columns* those per-signal arrays under a header line); ``.npz`` entries gathered on disk.
     ``.mat`` results up to ``IN_MEMORY_BYTES`` are gathered and saved by
     save_array (MAT v5, readable by scipy and every MATLAB); larger ones are
     written as MATLAB v7.3 block by block. On an error nothing is left behind,
@@ -193,7 +197,7 @@ def result_writer(path, n: int, *, overwrite: bool = False):
     if n < 1:
         raise DataError(f"{_clean(path)}: no signals to write")
     with contextlib.ExitStack() as stack:
-        writer = ResultWriter(path, int(n), overwrite, stack)
+        writer = ResultWriter(path, int(n), overwrite, stack, csv_columns)
         yield writer
         writer._finish()
 
@@ -244,13 +248,18 @@ class _NpzSink:
 
 
 class _CsvSink:
-    """The main per-signal array as text rows (save_array writes nothing else to a .csv)."""
+    """The main per-signal array as text rows (save_array writes nothing else to a .csv), or the *columns*
+    under a header line."""
 
-    def __init__(self, tmp, main):
-        self.main, self.file = main, open(tmp, "w", encoding="utf-8")
+    def __init__(self, tmp, main, columns=None):
+        self.main, self.columns, self.file = main, columns, open(tmp, "w", encoding="utf-8")
 
     def write(self, start, arrays):
-        self.file.write(_csv_text(arrays[self.main]))
+        if self.columns is None:
+            self.file.write(_csv_text(arrays[self.main]))
+            return
+        text = csv_table(self.file.name, [(name, arrays[name]) for name in self.columns])
+        self.file.write(text if start == 0 else text.split("\n", 1)[1])
 
     def finish(self, extras):
         pass

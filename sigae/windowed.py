@@ -25,6 +25,16 @@ Scoring (:func:`score_recording`, :func:`score_to_file`) places windows every
 reconstructs them a block at a time, and turns the per-window per-point
 squared errors (normalized units, mean over channels) into per-point scores:
 the mean over the windows covering each point (:mod:`sigae.windows`).
+
+Events: the flagged points (``point_score > threshold``) grouped into one
+event per anomaly. An anomaly raises the score of every window that holds
+it, so its flagged points come as several runs with short gaps between them
+(a spike gives a run on each side of it, a level shift a run at each edge);
+runs separated by at most ``merge_gap`` unflagged points are one event
+(default: the window length), and events shorter than ``min_length`` points
+are dropped (default 1: none). Each event has its first and last point, the
+point of its peak score and, for several channels, each channel's share of
+the error over the event.
 """
 
 from __future__ import annotations
@@ -36,11 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, option
 from .io import SignalDataset, SignalSource
 from .recordings import Recording, as_recordings
-from .windows import (Event, EventTracker, PointAccumulator, auto_window, check_window, window_count,
-                      window_starts, windows_at)
+from .windows import (Event, EventTracker, PointAccumulator, auto_window, check_event_options, check_window,
+                      window_count, window_starts, windows_at)
 
 WINDOWING_FILE = "windowing.json"
 IN_MEMORY_BYTES = 256 * 2**20
@@ -167,11 +177,11 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
 
     recs = as_recordings(recordings)
     if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
-        raise ConfigError(f"--fs: must be a positive number of samples per second, got {fs!r}")
+        raise ConfigError(f"{option('--fs', 'fs')}: must be a positive number of samples per second, got {fs!r}")
     minimum = model.config.minimum_length()
     if isinstance(window, str):
         if window != "auto":
-            raise ConfigError(f"--window: {window!r} is neither a whole number nor 'auto'")
+            raise ConfigError(f"{option('--window', 'window')}: {window!r} is neither a whole number nor 'auto'")
         check_window(max(2, hop) if isinstance(hop, (int, np.integer)) else 2, hop)  # a valid hop first
         window, reason = auto_window([r.read(0, min(r.length, 20000)) for r in recs], minimum=minimum, hop=hop,
                                      lengths=[r.length for r in recs])
@@ -185,7 +195,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     n_train = int(dataset.offsets[len(train)])
     if n_train < 2:
         raise DataError(f"{recs[0].name}: only {n_train} training window(s) of {window} points with hop {hop}; "
-                        "use a smaller --window or --hop")
+                        f"use a smaller {option('--window', 'window')} or {option('--hop', 'hop')}")
     log(f"{len(dataset)} windows of {window} points (hop {hop}) from {len(recs)} recording(s): {n_train} training, "
         f"{len(dataset) - n_train} validation; {how}")
     streamed = stream if stream is not None else (
@@ -198,7 +208,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     scores = []
     for seg in train + val:
         part = _SegmentRecording(recs[seg.recording], seg.start, seg.stop)
-        for _, _, _, points in _score_blocks(model, part, window, hop, None, "mse"):
+        for _, _, _, points, _ in _score_blocks(model, part, window, hop, None, "mse"):
             scores.append(points.astype(np.float32))
     scores = np.concatenate(scores)
     quantiles = np.percentile(scores, QUANTILE_LEVELS)
@@ -255,9 +265,11 @@ class RecordingScores:
 
     ``point_score`` ``(N,)``: per point, the mean over the windows covering it
     of its reconstruction error (normalized units); ``point_is_anomaly`` ``(N,)``:
-    ``point_score > threshold``; ``events``: contiguous flagged runs;
-    ``window_start`` / ``window_score`` ``(n_windows,)``: each window's first
-    point and mean error.
+    ``point_score > threshold``; ``events``: one :class:`~sigae.windows.Event`
+    per anomaly (flagged runs at most ``merge_gap`` points apart joined, events
+    shorter than ``min_length`` points dropped; ``find_events(point_is_anomaly,
+    point_score)`` gives the unmerged runs); ``window_start`` / ``window_score``
+    ``(n_windows,)``: each window's first point and mean error.
     """
 
     point_score: np.ndarray
@@ -269,6 +281,8 @@ class RecordingScores:
     metric: str = "mse"
     fs: float | None = None
     extra: dict = field(default_factory=dict)
+    merge_gap: int = 0
+    min_length: int = 1
 
     def __len__(self):
         return len(self.point_score)
@@ -288,7 +302,8 @@ def resolve_point_threshold(spec, windowing: dict, metric: str = "mse") -> float
     calib = windowing["point_threshold"]
     text = "" if spec is None else str(spec).strip().lower()
     if metric != "mse" and (spec is None or text == "max" or text.startswith("p")):
-        raise ConfigError("--threshold: the calibrated thresholds are for mse; give a number with --metric mae")
+        raise ConfigError(f"{option('--threshold', 'threshold')}: the calibrated thresholds are for mse; give a "
+                          f"number with {option('--metric mae', 'metric=mae')}")
     from .scoring import parse_threshold
 
     kind, value = parse_threshold(spec)
@@ -308,8 +323,10 @@ def _block_windows(model, window: int) -> int:
     return chunk_rows((1, window, model.config.channels), batch)
 
 
-def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, codes: bool = False):
-    """``(window starts, window scores or codes, first point, finished point scores)`` block by block.
+def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, codes: bool = False,
+                  per_channel: bool = False):
+    """``(window starts, window scores or codes, first point, finished point scores, their per-channel
+    scores (points, C) with *per_channel*, else None)`` block by block.
 
     Points are emitted as soon as no later window can cover them, so memory is
     one block of windows plus ``W`` points, whatever the recording's length.
@@ -320,44 +337,62 @@ def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, co
     total = window_count(n, window, hop)
     per_block = _block_windows(model, window)
     acc = PointAccumulator(n, window)
+    by_channel = PointAccumulator(n, window) if per_channel else None
     for first in range(0, total, per_block):
         starts = window_starts(n, window, hop, first, first + per_block)
         x = rec.read(int(starts[0]), int(starts[-1]) + window)
         windows = windows_at(x, starts, window, offset=int(starts[0]))
         if codes:
-            yield starts, model.encode(windows, batch_size=batch_size), None, None
+            yield starts, model.encode(windows, batch_size=batch_size), None, None, None
             continue
         _, xn = model._normalize(windows, rec.name)
-        errors = per_point_error(xn, model._reconstruct_normalized(xn, batch_size), metric)
+        reconstruction = model._reconstruct_normalized(xn, batch_size)
+        errors = per_point_error(xn, reconstruction, metric)
         acc.add(starts, errors)
+        if by_channel is not None:
+            by_channel.add(starts, per_point_error(xn, reconstruction, metric, per_channel=True))
         upto = n if first + per_block >= total else int(window_starts(n, window, hop, first + per_block,
                                                                        first + per_block + 1)[0])
         lo = acc.offset
-        yield starts, errors.mean(axis=1), lo, acc.pop(upto)
+        yield (starts, errors.mean(axis=1), lo, acc.pop(upto),
+               None if by_channel is None else by_channel.pop(upto))
+
+
+def event_options(merge_gap, min_length, window: int) -> tuple[int, int]:
+    """``(merge_gap, min_length)`` in points: *merge_gap* None is the window length *window*."""
+    merge_gap = int(window) if merge_gap is None else merge_gap
+    check_event_options(merge_gap, min_length)
+    return int(merge_gap), int(min_length)
 
 
 def score_recording(model, recording, hop: int = 1, *, threshold=None, metric: str = "mse",
-                    batch_size: int | None = None) -> RecordingScores:
+                    batch_size: int | None = None, merge_gap: int | None = None,
+                    min_length: int = 1) -> RecordingScores:
     """Per-point and per-window scores of one recording (array ``(N,)``/``(N, C)`` or :class:`Recording`).
 
+    *merge_gap*: flagged runs separated by at most this many unflagged points
+    are one event (default None: the window length; 0 keeps every run apart);
+    *min_length*: events shorter than this many points are dropped (default 1).
     Raises RunFolderError for a model not trained on windows, DataError for a
     recording shorter than the window or with another channel count.
     """
     windowing = require_windowed(model)
     rec = as_recordings(recording)[0]
     window = windowing["window"]
+    merge_gap, min_length = event_options(merge_gap, min_length, window)
     check_recordings([rec], window, hop, model.config.channels)
     value = resolve_point_threshold(threshold, windowing, metric)
     points, starts, wscores = [], [], []
-    events = EventTracker()
-    for s, ws, _, ps in _score_blocks(model, rec, window, hop, batch_size, metric):
+    events = EventTracker(merge_gap, min_length)
+    for s, ws, _, ps, pc in _score_blocks(model, rec, window, hop, batch_size, metric, per_channel=rec.channels > 1):
         starts.append(s)
         wscores.append(ws)
         points.append(ps)
-        events.add(ps > value, ps)
+        events.add(ps > value, ps, pc)
     point_score = np.concatenate(points)
     return RecordingScores(point_score, point_score > value, value, events.close(), np.concatenate(starts),
-                           np.concatenate(wscores), metric, windowing.get("fs"))
+                           np.concatenate(wscores), metric, windowing.get("fs"), merge_gap=merge_gap,
+                           min_length=min_length)
 
 
 def encode_recording(model, recording, hop: int = 1, batch_size: int | None = None):
@@ -366,7 +401,7 @@ def encode_recording(model, recording, hop: int = 1, batch_size: int | None = No
     rec = as_recordings(recording)[0]
     check_recordings([rec], windowing["window"], hop, model.config.channels)
     starts, codes = [], []
-    for s, z, _, _ in _score_blocks(model, rec, windowing["window"], hop, batch_size, "mse", codes=True):
+    for s, z, _, _, _ in _score_blocks(model, rec, windowing["window"], hop, batch_size, "mse", codes=True):
         starts.append(s)
         codes.append(z)
     return np.concatenate(codes), np.concatenate(starts)
@@ -374,17 +409,95 @@ def encode_recording(model, recording, hop: int = 1, batch_size: int | None = No
 
 # ---------------------------------------------------------------------------- files
 def events_matrix(events_per_recording, fs=None) -> tuple[np.ndarray, str]:
-    """Events of several recordings as rows ``[recording, first, last, peak_score(, first_s, last_s)]``
-    (recording and samples 1-based, last inclusive; seconds from the recording's start, sample 1 at 0 s)."""
+    """Events of several recordings as rows ``[recording, first, last, peak_score(, first_s, last_s), peak_sample
+    (, peak_s)]`` (recording and samples 1-based, last inclusive; seconds from the recording's start, sample 1
+    at 0 s). The first four (six with *fs*) columns are those of earlier versions; the peak's columns follow."""
     rows = []
     for k, events in enumerate(events_per_recording, 1):
         for e in events:
             row = [k, e.start + 1, e.stop, e.peak]
             if fs:
                 row += [e.start / fs, (e.stop - 1) / fs]
+            row.append(e.peak_at + 1)
+            if fs:
+                row.append(e.peak_at / fs)
             rows.append(row)
-    columns = "recording, first_sample, last_sample, peak_score" + (", first_s, last_s" if fs else "")
-    return np.array(rows, dtype=np.float64).reshape(-1, 6 if fs else 4), columns
+    columns = ("recording, first_sample, last_sample, peak_score" + (", first_s, last_s" if fs else "")
+               + ", peak_sample" + (", peak_s" if fs else ""))
+    return np.array(rows, dtype=np.float64).reshape(-1, 8 if fs else 5), columns
+
+
+def event_rows(events_per_recording, fs=None, channels: int = 1) -> list[dict]:
+    """One dict per event of several recordings, for tables (``--events FILE.csv``/``.json``).
+
+    ``recording`` (1-based), ``first_sample``, ``last_sample`` (1-based, last inclusive), ``peak_sample``
+    (1-based), ``peak_score``, ``length`` (samples, first to last), ``flagged`` (samples above the threshold),
+    ``runs`` (flagged runs merged into the event); with *fs* ``first_s``, ``last_s``, ``peak_s`` (sample 1 at
+    0 s); with several *channels* ``channels``: ``[(channel (1-based), share of the error), ...]``, largest
+    share first.
+    """
+    rows = []
+    for k, events in enumerate(events_per_recording, 1):
+        for e in events:
+            row = {"recording": k, "first_sample": e.start + 1, "last_sample": e.stop, "peak_sample": e.peak_at + 1,
+                   "peak_score": e.peak, "length": e.length, "flagged": e.flagged, "runs": e.runs}
+            if fs:
+                row.update(first_s=e.start / fs, last_s=(e.stop - 1) / fs, peak_s=e.peak_at / fs)
+            if channels > 1:
+                row["channels"] = [(c + 1, share) for c, share in e.ranked_channels()]
+            rows.append(row)
+    return rows
+
+
+EVENT_TABLE_SUFFIXES = (".csv", ".json")
+
+
+def check_events_path(path, overwrite: bool = False) -> Path:
+    """An events table path: ``.csv`` or ``.json``, not an existing file unless *overwrite*."""
+    from .errors import option
+    from .fileutil import check_writable
+
+    path = Path(path)
+    if path.suffix.lower() not in EVENT_TABLE_SUFFIXES:
+        raise ConfigError(f"{option('--events', 'events')} {path}: unknown extension "
+                          f"{path.suffix.lower() or '(none)'!r}; use .csv or .json")
+    return check_writable(path, overwrite)
+
+
+def write_events(path, events_per_recording, fs=None, *, channels: int = 1, overwrite: bool = False,
+                 about: dict | None = None) -> Path:
+    """The events of several recordings as a table: ``.csv`` (a header line, one row per event; for several
+    channels ``top_channel`` and ``share_ch1`` ... ``share_chC``) or ``.json`` (``{"samples": ..., **about,
+    "events": [...]}``, each event as :func:`event_rows` gives it). Written atomically; samples 1-based."""
+    import csv
+    import io
+    import json
+
+    from .fileutil import write_text
+
+    path = check_events_path(path, overwrite)
+    rows = event_rows(events_per_recording, fs, channels)
+    if path.suffix.lower() == ".json":
+        document = {"samples": "1-based, last_sample inclusive; times in seconds with sample 1 at 0 s",
+                    **(about or {}),
+                    "events": [{**r, "channels": [{"channel": c, "share": s} for c, s in r["channels"]]}
+                               if "channels" in r else r for r in rows]}
+        return write_text(path, json.dumps(document, indent=2) + "\n", overwrite=True)
+    names = ["recording", "first_sample", "last_sample", "peak_sample", "peak_score", "length", "flagged", "runs"]
+    if fs:
+        names += ["first_s", "last_s", "peak_s"]
+    if channels > 1:
+        names += ["top_channel"] + [f"share_ch{c}" for c in range(1, channels + 1)]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        ranked = r.pop("channels", None)
+        if ranked:
+            r["top_channel"] = ranked[0][0]
+            r.update({f"share_ch{c}": share for c, share in ranked})
+        writer.writerow(r)
+    return write_text(path, text.getvalue(), overwrite=True)
 
 
 class _Columns:
@@ -441,12 +554,13 @@ class _Columns:
             else:
                 ds[n:] = value.astype(dtype)
 
-    def finish(self, main: str, extras: dict):
+    def finish(self, main: str, extras: dict, csv_columns=None):
         if not self.streamed:
             from .io import save_array
 
             arrays = {k: np.concatenate(v) for k, v in self.arrays.items()}
-            save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, **arrays, **extras)
+            save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, csv_columns=csv_columns,
+                       **arrays, **extras)
             return
         from .io import _writable
 
@@ -477,19 +591,24 @@ SMALL_RESULT_POINTS = 2_000_000
 
 
 def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, threshold=None, metric: str = "mse",
-                  batch_size: int | None = None, overwrite: bool = False, labels=None, **extra) -> list[RecordingScores]:
+                  batch_size: int | None = None, overwrite: bool = False, labels=None, merge_gap: int | None = None,
+                  min_length: int = 1, **extra) -> list[RecordingScores]:
     """Score *recordings* (one file's) into *path*; return per recording a RecordingScores without the big arrays
     (``point_score`` kept only when the recording is small or *labels* are given, for the report).
 
     Variables written: ``point_score``, ``point_is_anomaly`` (all recordings one after the other),
-    ``window_start`` (1-based), ``window_score``, ``events`` (see :func:`events_matrix`),
-    ``recording_length``; with several recordings also ``point_recording`` / ``window_recording``
-    (1-based recording of each row); ``threshold``, ``metric``, ``window``, ``hop``, ``fs`` and *extra*.
+    ``window_start`` (1-based), ``window_score``, ``events`` (see :func:`events_matrix`; *merge_gap* and
+    *min_length* as in :func:`score_recording`), with several channels ``events_channel_share`` (one row per
+    event: each channel's share of the error), ``recording_length``; with several recordings also
+    ``point_recording`` / ``window_recording`` (1-based recording of each row); ``threshold``, ``metric``,
+    ``window``, ``hop``, ``merge_gap``, ``min_length``, ``fs`` and *extra*. A ``.csv`` *path* holds the columns
+    ``point_score``, ``point_is_anomaly`` (and ``point_recording``) under a header line.
     """
     from .fileutil import check_writable
 
     windowing = require_windowed(model)
     window = windowing["window"]
+    merge_gap, min_length = event_options(merge_gap, min_length, window)
     check_recordings(recordings, window, hop, model.config.channels)
     value = resolve_point_threshold(threshold, windowing, metric)
     path = Path(path)
@@ -499,11 +618,13 @@ def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, thr
     results = []
     with contextlib.ExitStack() as stack:
         out = _Columns(path, overwrite, stack, big=total > SMALL_RESULT_POINTS)
+        channels = model.config.channels
         for k, rec in enumerate(recordings, 1):
-            tracker, n_windows, kept = EventTracker(), 0, []
-            for starts, wscores, _, points in _score_blocks(model, rec, window, hop, batch_size, metric):
+            tracker, n_windows, kept = EventTracker(merge_gap, min_length), 0, []
+            for starts, wscores, _, points, per_channel in _score_blocks(model, rec, window, hop, batch_size, metric,
+                                                                         per_channel=channels > 1):
                 flags = points > value
-                tracker.add(flags, points)
+                tracker.add(flags, points, per_channel)
                 out.append(point_score=points, point_is_anomaly=flags.astype(np.uint8),
                            **({"point_recording": np.full(len(points), k, np.int32)} if several else {}))
                 out.append(window_start=starts + 1, window_score=wscores,
@@ -513,15 +634,22 @@ def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, thr
                     kept.append(points)
             scores = np.concatenate(kept) if kept else np.zeros(0)
             results.append(RecordingScores(scores, scores > value, value, tracker.close(), np.zeros(0), np.zeros(0),
-                                           metric, windowing.get("fs"), {"n_windows": n_windows, "n": rec.length}))
+                                           metric, windowing.get("fs"), {"n_windows": n_windows, "n": rec.length},
+                                           merge_gap, min_length))
         fs = windowing.get("fs")
         events, columns = events_matrix([r.events for r in results], fs)
-        extras = {"events": events, "events_columns": columns,
-                  "recording_length": np.array([r.length for r in recordings], dtype=np.float64),
-                  "threshold": value, "metric": metric, "window": window, "hop": hop, **extra}
+        extras = {"events": events, "events_columns": columns}
+        if channels > 1:
+            extras["events_channel_share"] = np.array(
+                [e.channel_share or [np.nan] * channels for r in results for e in r.events],
+                dtype=np.float64).reshape(-1, channels)
+        extras.update({"recording_length": np.array([r.length for r in recordings], dtype=np.float64),
+                       "threshold": value, "metric": metric, "window": window, "hop": hop,
+                       "merge_gap": merge_gap, "min_length": min_length, **extra})
         if fs:
             extras["fs"] = float(fs)
-        out.finish("point_score", extras)
+        out.finish("point_score", extras, csv_columns=("point_score", "point_is_anomaly")
+                   + (("point_recording",) if several else ()))
     return results
 
 
@@ -544,7 +672,7 @@ def encode_to_file(model, recordings: list[Recording], path, *, hop: int = 1, ba
     with contextlib.ExitStack() as stack:
         out = _Columns(path, overwrite, stack, big=total * (model.config.latent_dim + 2) > SMALL_RESULT_POINTS)
         for k, rec in enumerate(recordings, 1):
-            for starts, z, _, _ in _score_blocks(model, rec, window, hop, batch_size, "mse", codes=True):
+            for starts, z, _, _, _ in _score_blocks(model, rec, window, hop, batch_size, "mse", codes=True):
                 out.append(latent=z, window_start=starts + 1, window_recording=np.full(len(starts), k, np.int32))
                 n += len(starts)
         out.finish("latent", {"window": window, "hop": hop, **extra})
@@ -572,21 +700,24 @@ class Envelope:
         self.hi[first:last + 1] = np.maximum(self.hi[first:last + 1], np.maximum.reduceat(values, cuts))
 
 
-def timeline_data(model, recording, hop: int = 1, labels=None, bins: int = 2000, threshold=None) -> dict:
+def timeline_data(model, recording, hop: int = 1, labels=None, bins: int = 2000, threshold=None,
+                  merge_gap: int | None = None, min_length: int = 1) -> dict:
     """What :func:`sigae.plots.plot_timeline` draws, computed block by block: envelopes of the recording
-    (first channel), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events."""
+    (first channel), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events
+    (*merge_gap*, *min_length* as in :func:`score_recording`)."""
     windowing = require_windowed(model)
     rec = as_recordings(recording)[0]
     window = windowing["window"]
+    merge_gap, min_length = event_options(merge_gap, min_length, window)
     check_recordings([rec], window, hop, model.config.channels)
     value = resolve_point_threshold(threshold, windowing)
     n = rec.length
     signal, score, flags = Envelope(n, bins), Envelope(n, bins), Envelope(n, bins)
-    tracker = EventTracker()
+    tracker = EventTracker(merge_gap, min_length)
     step = 2**20
     for a in range(0, n, step):
         signal.add(a, rec.read(a, min(n, a + step))[:, 0])
-    for _, _, lo, points in _score_blocks(model, rec, window, hop, None, "mse"):
+    for _, _, lo, points, _ in _score_blocks(model, rec, window, hop, None, "mse"):
         score.add(lo, points)
         flags.add(lo, points > value)
         tracker.add(points > value, points)

@@ -29,16 +29,21 @@ from .errors import ConfigError, DataError
 
 def check_window(window, hop=1, length: int | None = None, name: str = "recording") -> None:
     """Refuse a window or hop that is not a whole number >= 1 (window >= 2), or a window longer than *length*."""
+    from .errors import option
+
     if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 2:
-        raise ConfigError(f"--window: must be a whole number >= 2 (points per window), got {window!r}")
+        raise ConfigError(f"{option('--window', 'window')}: must be a whole number >= 2 (points per window), "
+                          f"got {window!r}")
     if not isinstance(hop, (int, np.integer)) or isinstance(hop, bool) or hop < 1:
-        raise ConfigError(f"--hop: must be a whole number >= 1 (points between window starts), got {hop!r}")
+        raise ConfigError(f"{option('--hop', 'hop')}: must be a whole number >= 1 (points between window starts), "
+                          f"got {hop!r}")
     if hop > window:
-        raise ConfigError(f"--hop: {hop} is larger than the window of {window} points, so the points between "
-                          f"windows would get no score; choose --hop {window} or less")
+        raise ConfigError(f"{option('--hop', 'hop')}: {hop} is larger than the window of {window} points, so the "
+                          f"points between windows would get no score; choose {option(f'--hop {window}', f'hop={window}')} "
+                          "or less")
     if length is not None and length < window:
         raise DataError(f"{name}: {length} points, shorter than the window of {window} points; "
-                        "choose a smaller --window or leave this recording out")
+                        f"choose a smaller {option('--window', 'window')} or leave this recording out")
 
 
 def window_count(n: int, window: int, hop: int = 1) -> int:
@@ -100,9 +105,10 @@ class PointAccumulator:
     """Per-point mean of per-window errors, for windows that come in increasing start order.
 
     ``add(starts, errors)`` takes the errors ``(k, W)`` of windows starting at
-    *starts*; ``pop(upto)`` returns the finished scores of points
-    ``[emitted, upto)`` (no later window may cover them) and forgets them, so
-    memory is that of one block, not of the recording.
+    *starts* (or ``(k, W, C)``, one per channel, giving scores ``(points, C)``);
+    ``pop(upto)`` returns the finished scores of points ``[emitted, upto)`` (no
+    later window may cover them) and forgets them, so memory is that of one
+    block, not of the recording.
     """
 
     def __init__(self, n: int, window: int):
@@ -118,9 +124,13 @@ class PointAccumulator:
             return
         if starts[0] < self.offset:
             raise ValueError("windows must come in increasing start order")
+        if self.sums.shape[1:] != errors.shape[2:]:
+            if len(self.sums):
+                raise ValueError("every block must have the same error shape")
+            self.sums = np.zeros((0,) + errors.shape[2:])
         need = int(starts[-1]) + self.window - self.offset
         if need > len(self.sums):
-            self.sums = np.concatenate([self.sums, np.zeros(need - len(self.sums))])
+            self.sums = np.concatenate([self.sums, np.zeros((need - len(self.sums),) + self.sums.shape[1:])])
             self.counts = np.concatenate([self.counts, np.zeros(need - len(self.counts), dtype=np.int64)])
         local = starts - self.offset
         # within one block the starts are distinct, so for a fixed offset j in the window the target points are
@@ -135,11 +145,11 @@ class PointAccumulator:
         """Scores of points ``[offset, upto)``; every one of them must be covered by a window."""
         k = int(upto) - self.offset
         if k <= 0:
-            return np.zeros(0)
+            return np.zeros((0,) + self.sums.shape[1:])
         counts = self.counts[:k]
         if len(counts) < k or (counts == 0).any():
             raise ValueError("a point is not covered by any window")
-        out = self.sums[:k] / counts
+        out = self.sums[:k] / counts.reshape((k,) + (1,) * (self.sums.ndim - 1))
         self.sums, self.counts = self.sums[k:], self.counts[k:]
         self.offset += k
         return out
@@ -163,60 +173,150 @@ def point_scores(errors, starts, n: int) -> np.ndarray:
 # ---------------------------------------------------------------------------- events
 @dataclass(frozen=True)
 class Event:
-    """A contiguous run of flagged points ``[start, stop)`` (0-based) and the highest point score in it."""
+    """A stretch of points ``[start, stop)`` (0-based, half-open) reported as one anomaly.
+
+    Without merging it is one contiguous run of flagged points; with a merge
+    gap it is every flagged run closer than the gap to the next, joined, with
+    the unflagged points between them (:class:`EventTracker`). ``peak`` is the
+    highest point score in it, at point ``peak_at``; ``runs`` the flagged runs
+    it joins and ``flagged`` its flagged points; ``channel_share`` (recordings
+    of several channels, when the per-channel errors were given) each channel's
+    share of the summed per-point error over the event's points, in channel
+    order (they add up to 1), else None.
+    """
 
     start: int
     stop: int
     peak: float
+    peak_at: int = -1
+    runs: int = 1
+    flagged: int = -1
+    channel_share: tuple[float, ...] | None = None
 
     @property
     def length(self) -> int:
         return self.stop - self.start
 
+    def ranked_channels(self) -> list[tuple[int, float]]:
+        """``[(channel, share), ...]``, channels 0-based, largest share first (empty without shares)."""
+        if self.channel_share is None:
+            return []
+        order = np.argsort(-np.asarray(self.channel_share), kind="stable")
+        return [(int(c), float(self.channel_share[c])) for c in order]
+
+
+def check_event_options(merge_gap, min_length) -> None:
+    """*merge_gap* a whole number >= 0 (points), *min_length* a whole number >= 1 (points)."""
+    from .errors import option
+
+    if not isinstance(merge_gap, (int, np.integer)) or isinstance(merge_gap, bool) or merge_gap < 0:
+        raise ConfigError(f"{option('--merge-gap', 'merge_gap')}: must be a whole number of samples >= 0, "
+                          f"got {merge_gap!r}")
+    if not isinstance(min_length, (int, np.integer)) or isinstance(min_length, bool) or min_length < 1:
+        raise ConfigError(f"{option('--min-length', 'min_length')}: must be a whole number of samples >= 1, "
+                          f"got {min_length!r}")
+
+
+class _Open:
+    """The event being built: its flagged runs so far, and the per-channel sums of its points and of the
+    unflagged points after its last run (which join it if another run starts within the gap)."""
+
+    __slots__ = ("start", "stop", "peak", "peak_at", "runs", "flagged", "sums", "pending")
+
+    def __init__(self, start, stop, peak, peak_at, flagged, sums):
+        self.start, self.stop, self.peak, self.peak_at = start, stop, peak, peak_at
+        self.runs, self.flagged = 1, flagged
+        self.sums = sums
+        self.pending = None if sums is None else np.zeros_like(sums)
+
 
 class EventTracker:
-    """Events from a per-point flag vector that arrives block by block (an event may span blocks)."""
+    """Events from per-point flags that arrive block by block (an event may span blocks).
 
-    def __init__(self):
+    Flagged runs separated by at most *merge_gap* unflagged points are one
+    event (0: every contiguous run is its own event); events shorter than
+    *min_length* points (first flagged point to last, gaps included) are
+    dropped. ``add(flags, scores, channel_scores)`` takes a block of flags
+    ``(k,)``, point scores ``(k,)`` and optionally per-channel point scores
+    ``(k, C)`` (for :attr:`Event.channel_share`); ``close()`` returns the events.
+    Memory: the events plus one open event, whatever the recording's length.
+    """
+
+    def __init__(self, merge_gap: int = 0, min_length: int = 1):
+        check_event_options(merge_gap, min_length)
+        self.merge_gap, self.min_length = int(merge_gap), int(min_length)
         self.events: list[Event] = []
-        self._open = None  # (start, peak) of a run still going at the end of the last block
+        self._open: _Open | None = None
         self._seen = 0
 
-    def add(self, flags: np.ndarray, scores: np.ndarray) -> None:
-        flags = np.asarray(flags, dtype=bool)
-        scores = np.asarray(scores, dtype=np.float64)
-        offset = self._seen
-        self._seen += len(flags)
-        if not len(flags):
+    def add(self, flags: np.ndarray, scores: np.ndarray, channel_scores: np.ndarray | None = None) -> None:
+        flags = np.asarray(flags, dtype=bool).reshape(-1)
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        offset, k = self._seen, len(flags)
+        self._seen += k
+        if not k:
             return
-        if self._open is not None and not flags[0]:  # the run open at the end of the last block ended there
-            self.events.append(Event(self._open[0], offset, self._open[1]))
-            self._open = None
+        cum = None
+        if channel_scores is not None:
+            per_channel = np.asarray(channel_scores, dtype=np.float64).reshape(k, -1)
+            cum = np.concatenate([np.zeros((1, per_channel.shape[1])), np.cumsum(per_channel, axis=0)])
+
+        def total(a, b):  # per-channel sums over local points [a, b)
+            return None if cum is None else cum[b] - cum[a]
+
         edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
         begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        for b, e in zip(begins, ends):
-            start, peak = offset + int(b), float(scores[b:e].max())
-            if b == 0 and self._open is not None:  # continues the open run
-                start, peak = self._open[0], max(peak, self._open[1])
-                self._open = None
-            if e == len(flags):
-                self._open = (start, peak)
+        for b, e in zip(begins.tolist(), ends.tolist()):
+            j = b + int(np.argmax(scores[b:e]))
+            peak, peak_at = float(scores[j]), offset + j
+            event = self._open
+            if event is not None and offset + b - event.stop <= self.merge_gap:
+                if cum is not None:  # the unflagged points between the two runs join the event too
+                    event.sums = event.sums + event.pending + total(max(event.stop - offset, 0), e)
+                    event.pending = np.zeros_like(event.sums)
+                same_run = offset + b == event.stop  # a run cut by the end of the last block goes on
+                event.stop, event.runs, event.flagged = offset + e, event.runs + (not same_run), event.flagged + e - b
+                if peak > event.peak:
+                    event.peak, event.peak_at = peak, peak_at
             else:
-                self.events.append(Event(start, offset + int(e), peak))
+                if event is not None:
+                    self._finish(event)
+                self._open = _Open(offset + b, offset + e, peak, peak_at, e - b, total(b, e))
+        event = self._open
+        if event is not None:
+            if cum is not None:
+                event.pending = event.pending + total(max(event.stop - offset, 0), k)
+            if self._seen - event.stop > self.merge_gap:  # no later run can join it
+                self._finish(event)
+                self._open = None
+
+    def _finish(self, event: _Open) -> None:
+        if event.stop - event.start < self.min_length:
+            return
+        share = None
+        if event.sums is not None and len(event.sums) > 1 and event.sums.sum() > 0:
+            share = tuple(float(v) for v in event.sums / event.sums.sum())
+        self.events.append(Event(event.start, event.stop, event.peak, event.peak_at, event.runs, event.flagged,
+                                 share))
 
     def close(self) -> list[Event]:
         if self._open is not None:
-            self.events.append(Event(self._open[0], self._seen, self._open[1]))
+            self._finish(self._open)
             self._open = None
         return self.events
 
 
-def find_events(flags, scores=None) -> list[Event]:
-    """Contiguous runs of true *flags* ``(N,)`` as :class:`Event` (0-based, half-open), with the peak of *scores*."""
+def find_events(flags, scores=None, merge_gap: int = 0, min_length: int = 1, channel_scores=None) -> list[Event]:
+    """Events of per-point *flags* ``(N,)`` as :class:`Event` (0-based, half-open), with the peak of *scores*.
+
+    By default every contiguous run of flags is an event; runs separated by at
+    most *merge_gap* unflagged points are joined, events shorter than
+    *min_length* points dropped (see :class:`EventTracker`).
+    """
     flags = np.asarray(flags, dtype=bool).reshape(-1)
     scores = flags.astype(np.float64) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
-    tracker = EventTracker()
-    tracker.add(flags, scores)
+    tracker = EventTracker(merge_gap, min_length)
+    tracker.add(flags, scores, channel_scores)
     return tracker.close()
 
 

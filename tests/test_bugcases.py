@@ -114,7 +114,7 @@ def test_bugcase_string_object_beside_signals(capsys, trained):
     _, run, _ = trained
     code, out, err = cli(capsys, "score", run, path, "-o", Path(run).parent / "objects_scores.csv")
     assert code == 0, err
-    assert len(np.loadtxt(Path(run).parent / "objects_scores.csv", ndmin=1)) == 20
+    assert len(np.loadtxt(Path(run).parent / "objects_scores.csv", delimiter=",", skiprows=1, ndmin=2)) == 20
 
 
 @pytest.mark.parametrize("compressed", [False, True])
@@ -321,7 +321,7 @@ def test_bugcase_struct_arrays(name, capsys, trained):
     out = Path(run).parent / f"{name}.csv"
     code, _, err = cli(capsys, "score", run, path, "--var", "trials.eeg", "-o", out)
     assert code == 0, err
-    assert len(np.loadtxt(out, ndmin=1)) == len(expected)
+    assert len(np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)) == len(expected)  # under a header line
 
 
 def struct_array_v5(shape, rows, nested=False):
@@ -522,7 +522,9 @@ def test_bugcase_one_new_recording_scores_and_encodes(capsys, trained, tmp_path)
         code, _, err = cli(capsys, command, run, path, "-o", out)
         assert code == 0, err
         # the CLI and the API run the same model on the same float64 input; the CSV keeps every digit
-        np.testing.assert_allclose(np.loadtxt(out, delimiter=",", ndmin=2), expected, rtol=1e-6, atol=1e-7)
+        table = (np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)[:, :1] if command == "score"  # score,is_anomaly
+                 else np.loadtxt(out, delimiter=",", ndmin=2))
+        np.testing.assert_allclose(table, expected, rtol=1e-6, atol=1e-7)
 
 
 def one_signal_files(folder, row):
@@ -550,8 +552,9 @@ def test_one_signal_in_any_layout_scores_and_encodes(capsys, trained, tmp_path):
             out = tmp_path / f"{name}.{command}.csv"
             code, _, err = cli(capsys, command, run, path, "-o", out)
             assert code == 0, f"{name}: {err}"
-            np.testing.assert_allclose(np.loadtxt(out, delimiter=",", ndmin=2), expected, rtol=1e-6, atol=1e-7,
-                                       err_msg=name)
+            table = (np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)[:, :1] if command == "score"  # score,is_anomaly
+                     else np.loadtxt(out, delimiter=",", ndmin=2))
+            np.testing.assert_allclose(table, expected, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
 def test_training_still_needs_two_signals(capsys, tmp_path):

@@ -22,7 +22,8 @@ def run_cli(capsys, *argv):
 
 def test_train_writes_every_output(tmp_path, signals_mat, capsys):
     out = tmp_path / "run"
-    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *TINY_FLAGS, "--lr-schedule", "cosine")
+    flags = [f for f in TINY_FLAGS if f != "--quiet"]
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", out, *flags, "--lr-schedule", "cosine")
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["lr_schedule"] == "cosine"
     for name in ("model.keras", "config.json", "normalizer.json", "history.csv", "metrics.json", "threshold.json",
@@ -104,3 +105,68 @@ def test_entry_point_help_is_fast_and_has_example():
            "print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.stdout.strip() == "False"
+
+
+def _refused_before_tensorflow(command, *argv):
+    """Run sigae-COMMAND in a fresh interpreter: ``(exit code, stderr, whether TensorFlow was imported)``."""
+    code = (f"import sys\nfrom sigae.cli import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
+            "print(code, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    exit_code, imported = result.stdout.splitlines()[-1].split()
+    return int(exit_code), result.stderr, imported == "True"
+
+
+def test_wrong_inputs_are_refused_before_tensorflow_loads(tmp_path, trained, signals_mat):
+    """A wrong file, variable or option costs no TensorFlow start-up (5-10 s): every command checks its inputs
+    against the run folder (config.json, windowing.json) first."""
+    _, run, x = trained
+    scipy.io.savemat(tmp_path / "codes.mat", {"latent": np.zeros((3, 7))})
+    scipy.io.savemat(tmp_path / "short.mat", {"x": np.zeros((4, 10))})
+    cases = [
+        ("train", signals_mat, "--var", "nope", "--out", tmp_path / "r"),
+        ("score", run, signals_mat, "--var", "nope", "-o", tmp_path / "s.mat"),
+        ("score", run, signals_mat, "--threshold", "p200", "-o", tmp_path / "s.mat"),
+        ("score", run, signals_mat, "-o", tmp_path / "s.mat", "--merge-gap", "3"),
+        ("encode", run, tmp_path / "short.mat", "-o", tmp_path / "c.mat"),
+        ("decode", run, tmp_path / "codes.mat", "-o", tmp_path / "d.mat"),
+        ("plot", run, signals_mat, "--var", "nope", "--out", tmp_path / "p"),
+        ("export", run, "--format", "tflite", "--data", signals_mat, "--var", "nope", "-o", tmp_path / "e.tflite"),
+        ("export", run, "--format", "tflite", "--data", signals_mat, "--input-offset", "1,2", "-o", tmp_path / "e"),
+        ("info", tmp_path / "not-a-run"),
+    ]
+    for command, *argv in cases:
+        code, err, imported = _refused_before_tensorflow(command, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (command, err)
+        assert not imported, (command, argv)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["codes.mat", "short.mat", "signals.mat"]  # none written
+
+
+def test_import_sigae_keeps_tensorflows_start_up_lines_off_stderr():
+    """Python users get the quiet start-up the commands have, unless they chose TF_CPP_MIN_LOG_LEVEL."""
+    import os
+
+    code = ("import os, sigae, tensorflow as tf\n"
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], float(tf.reduce_sum(tf.ones(3))))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0 and result.stdout.split() == ["3", "3.0"]
+    assert result.stderr == ""
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**env, "TF_CPP_MIN_LOG_LEVEL": "1"})
+    assert chosen.stdout.split() == ["1", "3.0"]  # the user's choice is kept, and TensorFlow speaks as it says
+
+
+def test_quiet_prints_only_errors_and_what_was_asked_for(tmp_path, signals_mat, capsys):
+    """--quiet: no notes, no progress, no summary or run-folder listing; --labels' probe result is still said."""
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", tmp_path / "a", *TINY_FLAGS)
+    assert code == 0 and stdout == "" and err == ""
+    scipy.io.savemat(tmp_path / "rec.mat", {"x": np.sin(np.arange(800) / 5.0)[:, None]})
+    code, stdout, err = run_cli(capsys, "train", tmp_path / "rec.mat", "--window", "auto", "--out", tmp_path / "b",
+                                *TINY_FLAGS)
+    assert code == 0 and stdout == "" and err == ""
+    code, stdout, err = run_cli(capsys, "train", signals_mat, signals_mat, "--out", tmp_path / "c", *TINY_FLAGS)
+    assert code == 0 and stdout == ""
+    pytest.importorskip("sklearn")
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--labels", "labels", "--out", tmp_path / "d",
+                                *TINY_FLAGS)
+    assert code == 0 and stdout.startswith("linear probe") and len(stdout.splitlines()) == 1

@@ -82,7 +82,7 @@ def test_unfitted_and_wrong_shapes_are_clear_errors(trained, tiny_config):
 
 def test_save_refuses_existing_folder_and_load_refuses_broken_ones(trained, tmp_path):
     model, run, _ = trained
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match=r"pass overwrite=True to replace it"):  # the API's words
         model.save(run)
     with pytest.raises(RunFolderError, match="no such directory"):
         sigae.load(tmp_path / "missing")
@@ -129,3 +129,25 @@ def test_summary_notes_follow_what_happened():
     assert "the model is that PCA" in kept_and_better and "partly reconstructs" not in kept_and_better
     linear = training_summary(_metrics(best_epoch=0, val_mse_ratio_to_pca=1.0, beats_pca=True))
     assert "so the model is PCA-32: these signals look linear" in linear
+    # a model of recordings trains on windows: the counts are of windows, and say so
+    windows = training_summary({**screened, "n_signals": 199842, "source": {"windowed": True}})
+    assert "screened: 50 of 199842 windows (0.0%) left out" in windows and "training windows share" in windows
+    assert "window numbers (0-based) in split.npz" in windows and " signals" not in windows
+
+
+def test_errors_speak_the_words_of_the_interface_in_use(trained, tmp_path):
+    """The same mistake, from Python and from the command line: each names its own setting."""
+    from sigae.errors import command_line_words
+
+    model, run, x = trained
+    with pytest.raises(OutputExistsError, match="pass overwrite=True"):
+        SignalAutoencoder(input_length=64).fit(x, epochs=1, run_dir=run, verbose=0)
+    with pytest.raises(sigae.ConfigError, match=r"^epochs: must be a whole number >= 1, got 0"):
+        SignalAutoencoder(input_length=64).fit(x, epochs=0, verbose=0)
+    with pytest.raises(sigae.ConfigError, match=r"^threshold: 'p200' is not a percentile"):
+        model.score(x, threshold="p200")
+    with command_line_words():
+        with pytest.raises(OutputExistsError, match="pass --overwrite"):
+            model.save(run)
+        with pytest.raises(sigae.ConfigError, match=r"^--epochs: must be"):
+            SignalAutoencoder(input_length=64).fit(x, epochs=0, verbose=0)

@@ -151,12 +151,15 @@ def test_multichannel_export(tmp_path):
 
 def test_bad_options_write_nothing(trained, tmp_path):
     model, _, x = trained
-    with pytest.raises(ConfigError, match="--int8"):
+    # errors raised from the Python API name its arguments, not the command's options
+    with pytest.raises(ConfigError, match=r"^int8=True: post-training integer quantization is for format=tflite"):
         export_model(model, tmp_path / "m", "savedmodel", signals=x, int8=True)
-    with pytest.raises(ConfigError, match="--format"):
+    with pytest.raises(ConfigError, match="^format: unknown format 'pb'"):
         export_model(model, tmp_path / "m", "pb", signals=x)
+    with pytest.raises(ConfigError, match=r"^input_offset: 2 values for a model of 1 channel"):
+        export_model(model, tmp_path / "m", "savedmodel", signals=x, input_offset=[1.0, 2.0])
     (tmp_path / "exists.tflite").write_bytes(b"old")
-    with pytest.raises(OutputExistsError):
+    with pytest.raises(OutputExistsError, match="pass overwrite=True to replace it"):
         export_model(model, tmp_path / "exists.tflite", "tflite", signals=x)
     assert (tmp_path / "exists.tflite").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.tflite"]
@@ -195,3 +198,106 @@ def test_onnx_without_its_packages_is_one_line(trained, tmp_path, capsys, monkey
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install -e '.[export]'" in err[0]
     assert not any(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------- float32 input of large offsets
+def _feed(path, fmt, inputs):
+    """What the device gets from the export for float32 *inputs*, by the runtime called directly."""
+    if fmt == "tflite":
+        return _tflite_codes(path, inputs)
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    loaded = tf.saved_model.load(str(path))
+    return loaded.serve(tf.constant(inputs)).numpy()
+
+
+@pytest.fixture(scope="module")
+def offset_model():
+    """A model of two-channel signals far from zero for their spread: 101325 +- 0.02 (pressure in Pa) and
+    50 +- 2 (a channel float32 holds well)."""
+    base = make_signals(n=60, seed=7) - 3.0  # spread about 0.7
+    noise = np.random.default_rng(8).standard_normal(base.shape)
+    x = np.stack([101325.0 + 0.03 * base + 0.003 * noise, 50.0 + 2.0 * base[::-1]], axis=2)
+    model = SignalAutoencoder(input_length=64, decoder="mirror", **TINY).fit(x, epochs=1, batch_size=20, seed=0,
+                                                                            verbose=0)
+    return model, x
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx", "savedmodel"])
+def test_float32_input_that_cannot_hold_the_signals_is_refused_naming_offset_and_spread(offset_model, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("tf2onnx")
+        pytest.importorskip("onnxruntime")
+    model, x = offset_model
+    path = tmp_path / f"score.{fmt}"
+    with pytest.raises(ExportError) as err:
+        export_model(model, path, fmt, "score", signals=x)
+    message = str(err.value)
+    assert len(message.splitlines()) == 1 and "float32 input cannot hold these signals" in message
+    assert "channel 1 (1-based): values around 101325 (offset) vary by" in message and "(spread)" in message
+    assert "input_offset=101325,50" in message  # the API's words (the command says --input-offset)
+    assert not any(tmp_path.iterdir())
+    # with the offset taken out before the rounding, the export fed float32 flags what sigae flags on the
+    # original data, and its scores are sigae's to float32 rounding
+    report = export_model(model, path, fmt, "score", signals=x, input_offset=[101325.0, 50.0])
+    got = _feed(path, fmt, (x - [101325.0, 50.0]).astype(np.float32)).reshape(-1)
+    expected = model.score(x)
+    assert np.array_equal(got > expected.threshold, expected.is_anomaly) and report.flags_differ == 0
+    np.testing.assert_allclose(got, expected.scores, rtol=1e-4, atol=1e-6)
+    assert report.input_offset == (101325.0, 50.0) and report.input_rounding < 1e-3
+    assert "fed float32 signals - 101325,50" in report.summary()
+
+
+def test_input_offset_shifts_autoencoder_and_decoder_outputs_and_leaves_codes(offset_model, tmp_path):
+    model, x = offset_model
+    offset = np.array([101325.0, 50.0])
+    fed = (x - offset).astype(np.float32)
+    export_model(model, tmp_path / "enc", "savedmodel", "encoder", signals=x, input_offset=offset)
+    np.testing.assert_allclose(_feed(tmp_path / "enc", "savedmodel", fed), model.encode(x), rtol=0, atol=CODE_TOL)
+    export_model(model, tmp_path / "ae", "savedmodel", "autoencoder", signals=x, input_offset=offset)
+    rec = _feed(tmp_path / "ae", "savedmodel", fed)
+    spread = x.std(axis=(0, 1))
+    assert (np.abs(rec - (model.reconstruct(x) - offset)).max(axis=(0, 1)) < 1e-4 * spread).all()
+    export_model(model, tmp_path / "dec", "savedmodel", "decoder", signals=x, input_offset=offset)
+    z = model.encode(x)
+    out = _feed(tmp_path / "dec", "savedmodel", z)
+    assert (np.abs(out - (model.decode(z) - offset)).max(axis=(0, 1)) < 1e-4 * spread).all()
+
+
+def test_moderate_offsets_export_as_before(tmp_path):
+    """1000 +- 1: float32 holds it (rounding about 1e-5 of the spread); the export fed float32 flags what sigae
+    flags, and the check compares with sigae on the original data."""
+    x = 1000.0 + (make_signals(n=50, seed=9) - 3.0)
+    model = SignalAutoencoder(input_length=64, decoder="mirror", **TINY).fit(x, epochs=1, batch_size=10, seed=0,
+                                                                            verbose=0)
+    report = export_model(model, tmp_path / "s.tflite", "tflite", "score", signals=x)
+    got = _tflite_codes(tmp_path / "s.tflite", x[:, :, None].astype(np.float32)).reshape(-1)
+    expected = model.score(x)
+    assert report.flags_differ == 0 and np.array_equal(got > expected.threshold, expected.is_anomaly)
+    assert report.max_abs_diff == pytest.approx(float(np.abs(got - expected.scores).max()), rel=1e-3, abs=1e-9)
+    assert 0 < report.input_rounding < 1e-3
+
+
+def test_cli_export_refuses_a_large_offset_and_takes_input_offset(offset_model, tmp_path, capsys):
+    import scipy.io
+
+    from sigae.cli import main
+
+    model, x = offset_model
+    run = model.save(tmp_path / "run")
+    data = tmp_path / "p.mat"
+    scipy.io.savemat(data, {"signals": x})
+    out = tmp_path / "s.tflite"
+    argv = ["export", str(run), "--format", "tflite", "--part", "score", "--data", str(data), "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--input-offset 101325,50" in err[0] and "Traceback" not in err[0]
+    assert not out.exists()
+    assert main(argv + ["--input-offset", "101325,50"]) == 0
+    text = capsys.readouterr().out
+    assert "fed float32 signals - 101325,50" in text and "feed signals - 101325,50 as float32" in text
+    assert main(argv + ["--input-offset", "1,2,3", "--overwrite"]) == 2
+    assert "--input-offset: 3 values for a model of 2 channel(s)" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from sigae import DataError
 from sigae.cli import main
 
 FLAGS = ["--epochs", "2", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0", "--quiet"]
+SAY = FLAGS[:-1]  # without --quiet: the notes are what these tests read
 
 
 def run_cli(capsys, *argv):
@@ -62,14 +63,21 @@ def test_train_score_with_labels_as_in_the_issue(run, capsys):
     assert d["window_start"].ravel().tolist() == list(range(1, 1970))  # hop 1: every window, 1-based
     np.testing.assert_array_equal(d["point_is_anomaly"].ravel(), d["point_score"].ravel() > d["threshold"].item())
     events = d["events"]
-    assert events.shape[1] == 6 and str(d["events_columns"][0]).endswith("first_s, last_s")
+    assert events.shape[1] == 8
+    assert str(d["events_columns"][0]) == ("recording, first_sample, last_sample, peak_score, first_s, last_s, "
+                                           "peak_sample, peak_s")
+    assert d["merge_gap"].item() == 32 and d["min_length"].item() == 1  # the window length by default
     flagged = d["point_is_anomaly"].ravel().astype(bool)
-    for _, first, last, peak, first_s, last_s in events:  # every event is a maximal flagged run
-        assert flagged[int(first) - 1:int(last)].all()
-        assert (int(first) == 1 or not flagged[int(first) - 2]) and (int(last) == 2000 or not flagged[int(last)])
-        assert peak == d["point_score"].ravel()[int(first) - 1:int(last)].max()
-        assert (first_s, last_s) == ((first - 1) / 100, (last - 1) / 100)
+    score = d["point_score"].ravel()
+    for _, first, last, peak, first_s, last_s, peak_sample, peak_s in events:
+        # an event starts and ends on flagged points, no flagged point within 32 samples outside it
+        first, last = int(first), int(last)
+        assert flagged[first - 1] and flagged[last - 1]
+        assert not flagged[max(0, first - 33):first - 1].any() and not flagged[last:last + 32].any()
+        assert peak == score[first - 1:last].max() == score[int(peak_sample) - 1]
+        assert (first_s, last_s, peak_s) == ((first - 1) / 100, (last - 1) / 100, (peak_sample - 1) / 100)
     assert "per-point AUC-ROC" in stdout and "AUC-PR" in stdout and "event precision" in stdout
+    assert "(1-based)" in stdout
 
 
 def test_score_hop_and_encode_per_window(run, capsys):
@@ -86,6 +94,87 @@ def test_score_hop_and_encode_per_window(run, capsys):
     d = scipy.io.loadmat(folder / "codes.mat")
     assert d["latent"].shape == (198, 4) and d["window_start"].ravel()[-1] == 1969
     assert set(d["window_recording"].ravel().tolist()) == {1}
+
+
+def test_one_event_per_anomaly_improves_event_precision(run, capsys, tmp_path):
+    """Flagged runs a few samples apart are one event: event precision with merging is at least that of the
+    runs, which are printed beside it; --merge-gap 0 gives the runs; --events writes the table."""
+    import csv
+    import re
+
+    folder, out = run
+    x, labels = recording(2000, seed=4)
+    x[1500] += 4.0  # a one-sample spike
+    labels[1500] = 1
+    x[900:930] += 2.0  # a level shift
+    labels[900:930] = 1
+    scipy.io.savemat(tmp_path / "y.mat", {"series": x[:, None], "is_anomaly": labels[:, None]})
+    code, stdout, err = run_cli(capsys, "score", out, tmp_path / "y.mat", "--var", "series", "-o",
+                                tmp_path / "s.mat", "--labels", "is_anomaly", "--events", tmp_path / "events.csv")
+    assert code == 0, err
+    merged = re.search(r"event precision ([\d.]+), event recall ([\d.]+) \((\d+) predicted", stdout)
+    runs = re.search(r"unmerged, each flagged run an event: event precision ([\d.]+), event recall ([\d.]+) "
+                     r"\((\d+) run", stdout)
+    assert merged and runs, stdout
+    assert float(merged[1]) >= float(runs[1]) and float(merged[2]) == float(runs[2]) == 1.0
+    assert int(merged[3]) < int(runs[3])
+    rows = list(csv.DictReader(open(tmp_path / "events.csv")))
+    assert len(rows) == int(merged[3])
+    assert [r for r in rows if int(r["first_sample"]) <= 1501 <= int(r["last_sample"])][0]["peak_sample"] == "1501"
+    assert {"first_s", "last_s", "peak_s", "runs", "flagged"} <= set(rows[0])
+    code, stdout, err = run_cli(capsys, "score", out, tmp_path / "y.mat", "--var", "series", "-o",
+                                tmp_path / "s0.mat", "--merge-gap", "0", "--events", tmp_path / "runs.json")
+    assert code == 0, err
+    document = json.loads((tmp_path / "runs.json").read_text())
+    assert document["merge_gap"] == 0 and len(document["events"]) == int(runs[3])
+    assert "1-based" in document["samples"]
+    code, stdout, err = run_cli(capsys, "score", out, tmp_path / "y.mat", "--var", "series", "-o",
+                                tmp_path / "s1.mat", "--merge-gap", "0.32s", "--min-length", "0.05s")
+    assert code == 0, err
+    d = scipy.io.loadmat(tmp_path / "s1.mat")
+    assert (d["merge_gap"].item(), d["min_length"].item()) == (32, 5)  # fs 100 Hz
+    assert (d["events"][:, 2] - d["events"][:, 1] + 1 >= 5).all()
+
+
+def test_event_options_bad_input(run, tmp_path, capsys, trained):
+    folder, out = run
+    err = bad(capsys, tmp_path, "score", out, folder / "whole.mat", "--var", "series", "-o", tmp_path / "s.mat",
+              "--events", tmp_path / "e.txt")
+    assert "--events" in err and "use .csv or .json" in err
+    err = bad(capsys, tmp_path, "score", out, folder / "whole.mat", "--var", "series", "-o", tmp_path / "s.mat",
+              "--min-length", "0")
+    assert "--min-length: must be a whole number of samples >= 1" in err
+    err = bad(capsys, tmp_path, "score", out, folder / "whole.mat", "--var", "series", "-o", tmp_path / "s.mat",
+              "--merge-gap", "ten")
+    assert "--merge-gap" in err and "invalid length" in err
+    (tmp_path / "e.csv").write_text("precious")
+    err = bad(capsys, tmp_path, "score", out, folder / "whole.mat", "--var", "series", "-o", tmp_path / "s.mat",
+              "--events", tmp_path / "e.csv")
+    assert "e.csv: already exists; pass --overwrite" in err and (tmp_path / "e.csv").read_text() == "precious"
+    _, cut_run, x = trained
+    scipy.io.savemat(tmp_path / "cut.mat", {"signals": x[:5]})
+    err = bad(capsys, tmp_path, "score", cut_run, tmp_path / "cut.mat", "-o", tmp_path / "s.mat", "--merge-gap", "3")
+    assert "--merge-gap" in err and "cut signals" in err
+
+
+def test_merge_gap_in_seconds_needs_the_runs_fs(tmp_path, capsys):
+    scipy.io.savemat(tmp_path / "a.mat", {"x": recording(600)[0][:, None]})
+    code, _, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "32", "--hop", "4", "--out",
+                           tmp_path / "run", *FLAGS)
+    assert code == 0, err
+    err = bad(capsys, tmp_path, "score", tmp_path / "run", tmp_path / "a.mat", "-o", tmp_path / "s.mat",
+              "--merge-gap", "0.5s")
+    assert "--merge-gap 0.5s: seconds need the sampling rate" in err and "--fs" in err
+
+
+def test_csv_scores_have_a_header_naming_the_columns(run, capsys, tmp_path):
+    folder, out = run
+    code, _, err = run_cli(capsys, "score", out, folder / "whole.mat", "--var", "series", "-o", tmp_path / "p.csv")
+    assert code == 0, err
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0] == "point_score,point_is_anomaly" and len(lines) == 2001  # line k + 1 is sample k
+    table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    assert set(table[:, 1].tolist()) <= {0.0, 1.0} and lines[1].split(",")[1] in ("0", "1")
 
 
 def test_timeline_figure(run, capsys):
@@ -136,7 +225,7 @@ def test_streamed_v73_training(tmp_path, capsys):
         f.create_dataset("x", data=recording(1500)[0][None, :]).attrs["MATLAB_class"] = np.bytes_("double")
     write_mat73_header(path)
     code, stdout, err = run_cli(capsys, "train", path, "--var", "x", "--window", "32", "--hop", "3", "--stream",
-                                "--out", tmp_path / "run", *FLAGS)
+                                "--out", tmp_path / "run", *SAY)
     assert code == 0, err
     assert "read block by block" in stdout
 
@@ -229,7 +318,7 @@ def test_many_files_of_cut_signals_are_scored_one_output_each(tmp_path, capsys, 
 def test_window_auto_picks_the_period_and_says_so(tmp_path, capsys):
     scipy.io.savemat(tmp_path / "a.mat", {"x": recording(1500)[0][:, None]})
     code, stdout, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "auto", "--hop", "4", "--out",
-                                tmp_path / "run", *FLAGS)
+                                tmp_path / "run", *SAY)
     assert code == 0, err
     assert "--window auto: 40 points (dominant period 40 points" in stdout
     assert json.loads((tmp_path / "run" / "windowing.json").read_text())["window"] == 40
@@ -242,7 +331,7 @@ def test_many_files_of_cut_signals_streamed(tmp_path, capsys, signals):
     with h5py.File(tmp_path / "b.h5", "w") as f:
         f["signals"] = signals[30:64]
     code, stdout, err = run_cli(capsys, "train", tmp_path / "a.npy", tmp_path / "b.h5", "--stream", "--out",
-                                tmp_path / "run", *FLAGS)
+                                tmp_path / "run", *SAY)
     assert code == 0, err
     assert stdout.count("read block by block") == 2
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -261,3 +350,41 @@ def test_labels_variable_is_not_taken_for_the_recording(tmp_path):
         read_recordings(tmp_path / "rec.mat")
     (rec,) = read_recordings(tmp_path / "rec.mat", exclude=("labels",))
     assert rec.var == "x" and np.array_equal(rec.to_array()[:, 0], x)
+
+
+def test_an_interrupted_windowed_run_does_not_promise_resume(tmp_path, capsys, monkeypatch):
+    """--resume refuses runs on windows of recordings, so Ctrl-C and loading the folder must not suggest it."""
+    import sigae
+    import sigae.cli as cli
+    from sigae import RunFolderError
+
+    scipy.io.savemat(tmp_path / "a.mat", {"x": recording(600)[0][:, None]})
+    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
+    code, _, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "32", "--hop", "4", "--out",
+                           tmp_path / "run", *FLAGS)
+    assert code == 130
+    assert "--resume" not in err and "cannot be resumed; train it again" in err and "--overwrite" in err
+    with pytest.raises(RunFolderError) as exc:
+        sigae.load(tmp_path / "run")
+    assert "cannot be resumed" in str(exc.value) and "resume(" not in str(exc.value)
+    code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "run")
+    assert code == 2 and "cannot be resumed" in err
+
+
+def test_a_model_of_recordings_checks_its_inputs_before_tensorflow_loads(run, tmp_path):
+    import subprocess
+    import sys
+
+    folder, out = run
+    for command, *argv in [("score", out, folder / "whole.mat", "--var", "nope", "-o", tmp_path / "s.mat"),
+                           ("score", out, folder / "whole.mat", "--var", "series", "--labels", "nope", "-o",
+                            tmp_path / "s.mat"),
+                           ("score", out, folder / "whole.mat", "--var", "series", "--events", tmp_path / "e.xls",
+                            "-o", tmp_path / "s.mat"),
+                           ("encode", out, folder / "whole.mat", "--var", "nope", "-o", tmp_path / "c.mat"),
+                           ("plot", out, folder / "whole.mat", "--var", "nope", "--out", tmp_path / "p")]:
+        code = (f"import sys\nfrom sigae.cli import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
+                "print(code, 'tensorflow' in sys.modules)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert result.stdout.splitlines()[-1].split() == ["2", "False"], (command, argv, result.stderr)
+    assert not any(tmp_path.iterdir())

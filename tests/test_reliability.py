@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 
 import sigae
-from sigae import RunFolderError, SignalAutoencoder, TrainingError
+from sigae import RunFolderError, SignalAutoencoder
 
 from conftest import TINY, make_signals
 
@@ -70,7 +70,7 @@ def test_interrupted_run_resumes(tmp_path, data_file, uninterrupted, sig):
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and f"sigae-train --resume {run}" in err
         assert state["status"] == "interrupted"
-    with pytest.raises(RunFolderError, match="--resume"):
+    with pytest.raises(RunFolderError, match=r"SignalAutoencoder\.resume\("):  # from Python, in Python's words
         sigae.load(run)
     resumed = _cli("train", "--resume", run, "--quiet")
     _, err = resumed.communicate(timeout=600)

@@ -167,9 +167,13 @@ def test_text_and_npz_outputs_are_what_save_array_writes(tmp_path, trained, x, c
     assert code == 0, err
     result = model.score(x, per_point=True, batch_size=BATCH)
     save_array(ref, "score", result.scores, is_anomaly=result.is_anomaly.astype(np.uint8),
-               per_point_error=result.per_point)
+               per_point_error=result.per_point, csv_columns=("score", "is_anomaly"))
     if ext == ".csv":
         assert out.read_text() == ref.read_text()
+        lines = out.read_text().splitlines()
+        assert lines[0] == "score,is_anomaly" and len(lines) == len(x) + 1  # a header, then one line per signal
+        table = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)
+        assert np.array_equal(table[:, 0], result.scores) and np.array_equal(table[:, 1], result.is_anomaly)
     else:
         with np.load(out) as got, np.load(ref) as want:
             assert {"score", "is_anomaly", "per_point_error", "threshold", "metric", "config_hash"} <= set(got.files)
@@ -323,7 +327,7 @@ def test_streamed_training_uses_the_in_memory_split_and_statistics(tmp_path, x, 
                                                                    small_training_blocks, kind):
     path = write_input(tmp_path, kind, x)
     monkeypatch.setattr("sigae.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
-    options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4, "--quiet"]
+    options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4]
     code, out, err = cli(capsys, "train", path, "--stream", "--out", tmp_path / "streamed", *options)
     assert code == 0, err
     assert "read block by block" in out

@@ -111,11 +111,68 @@ def test_events_exact_on_injected_anomalies():
         flags[a:b] = True
         scores[a:b] = np.linspace(1, 2 + k, b - a)
     events = find_events(flags, scores)
-    assert events == [Event(a, b, float(2 + k) if b - a > 1 else 1.0) for k, (a, b) in enumerate(injected)]
+    assert [(e.start, e.stop, e.peak, e.peak_at, e.runs, e.flagged) for e in events] == [
+        (a, b, float(2 + k) if b - a > 1 else 1.0, b - 1, 1, b - a) for k, (a, b) in enumerate(injected)]
     tracker = EventTracker()
     for a in range(0, n, 37):  # blocks cut through events
         tracker.add(flags[a:a + 37], scores[a:a + 37])
     assert tracker.close() == events
+
+
+def test_runs_closer_than_the_merge_gap_are_one_event_in_any_blocks():
+    """One anomaly comes as several flagged runs (a spike raises every window holding it): runs separated by at
+    most merge_gap unflagged points are one event, with the peak of all of them; shorter events are dropped."""
+    n = 400
+    flags = np.zeros(n, dtype=bool)
+    scores = np.zeros(n)
+    for a, b, peak in [(10, 12, 1.0), (15, 18, 5.0), (20, 21, 2.0),  # gaps of 3 and 2: one event
+                       (40, 41, 3.0),                                 # 19 points after: apart with merge_gap 18
+                       (100, 101, 1.5), (300, 330, 4.0)]:
+        flags[a:b] = True
+        scores[a:b] = 0.5
+        scores[b - 1] = peak
+    runs = find_events(flags, scores)
+    assert len(runs) == 6
+    merged = find_events(flags, scores, merge_gap=18)
+    assert [(e.start, e.stop, e.peak, e.peak_at, e.runs, e.flagged) for e in merged] == [
+        (10, 21, 5.0, 17, 3, 6), (40, 41, 3.0, 40, 1, 1), (100, 101, 1.5, 100, 1, 1), (300, 330, 4.0, 329, 1, 30)]
+    assert [(e.start, e.stop) for e in find_events(flags, scores, merge_gap=19)][:2] == [(10, 41), (100, 101)]
+    assert [(e.start, e.stop) for e in find_events(flags, scores, merge_gap=18, min_length=2)] == [(10, 21), (300, 330)]
+    for block in (1, 7, 19, 64, 400):  # cut anywhere: the same events
+        tracker = EventTracker(merge_gap=18, min_length=1)
+        for a in range(0, n, block):
+            tracker.add(flags[a:a + block], scores[a:a + block])
+        assert tracker.close() == merged, block
+
+
+def test_event_channel_shares_are_the_error_of_each_channel_over_the_event():
+    rng = np.random.default_rng(2)
+    n, c = 300, 3
+    per_channel = rng.random((n, c)) * 0.01
+    per_channel[100:110, 1] += 1.0  # channel 2 goes wrong
+    per_channel[114:118, 2] += 0.5  # then channel 3, after a gap of 4
+    score = per_channel.mean(axis=1)
+    flags = score > 0.1
+    events = find_events(flags, score, merge_gap=8, channel_scores=per_channel)
+    assert [(e.start, e.stop, e.runs) for e in events] == [(100, 118, 2)]
+    expected = per_channel[100:118].sum(axis=0) / per_channel[100:118].sum()
+    np.testing.assert_allclose(events[0].channel_share, expected, rtol=1e-12)
+    assert [ch for ch, _ in events[0].ranked_channels()] == [1, 2, 0]
+    for block in (1, 5, 13, 111):
+        tracker = EventTracker(merge_gap=8)
+        for a in range(0, n, block):
+            tracker.add(flags[a:a + block], score[a:a + block], per_channel[a:a + block])
+        (streamed,) = tracker.close()
+        np.testing.assert_allclose(streamed.channel_share, events[0].channel_share, rtol=1e-12)
+        assert (streamed.start, streamed.stop, streamed.peak_at) == (events[0].start, events[0].stop, events[0].peak_at)
+    assert find_events(flags, score, merge_gap=8)[0].channel_share is None  # no per-channel errors given
+
+
+def test_event_options_are_checked():
+    with pytest.raises(ConfigError, match=r"merge_gap: must be a whole number of samples >= 0, got -1"):
+        EventTracker(merge_gap=-1)
+    with pytest.raises(ConfigError, match=r"min_length: must be a whole number of samples >= 1, got 0"):
+        find_events(np.zeros(5), min_length=0)
 
 
 def test_event_precision_recall():
@@ -209,9 +266,9 @@ def test_bad_window_and_hop():
 
     with pytest.raises(DataError, match=r"recording 1: 20 points, shorter than the window of 32 points"):
         check_recordings([from_array(np.zeros(20), "recording 1")], 32, 1)
-    with pytest.raises(ConfigError, match="--hop: must be a whole number >= 1"):
+    with pytest.raises(ConfigError, match="^hop: must be a whole number >= 1"):
         sliding_windows(np.zeros(20), 4, 0)
-    with pytest.raises(ConfigError, match="--window: must be a whole number >= 2"):
+    with pytest.raises(ConfigError, match="^window: must be a whole number >= 2"):
         sliding_windows(np.zeros(20), 1, 1)
 
 
@@ -254,6 +311,52 @@ def test_score_recording_equals_hand_computation(windowed_model, monkeypatch):
     assert small.events == result.events
 
 
+def test_a_spike_is_one_event_not_one_per_flagged_run(windowed_model):
+    """A one-sample spike raises the error of every window holding it, so its flagged points come in many runs;
+    by default (merge gap = the window) they are one event on the spike, and merge_gap=0 gives the runs."""
+    model, x = windowed_model
+    y = x[:1200].copy()
+    y[700] += 4.0
+    result = score_recording(model, y)
+    runs = find_events(result.point_is_anomaly, result.point_score)
+
+    def near(events):  # within a window of the spike
+        return [e for e in events if e.stop > 700 - 32 and e.start <= 700 + 32]
+
+    assert (result.merge_gap, result.min_length) == (32, 1)
+    assert len(near(result.events)) == 1 and len(near(runs)) > 1
+    (event,) = near(result.events)
+    assert event.start <= 700 < event.stop and event.runs == len(near(runs)) and event.peak_at == 700
+    assert event.flagged == sum(r.length for r in near(runs))
+    assert score_recording(model, y, merge_gap=0).events == runs
+    assert event not in score_recording(model, y, min_length=event.length + 1).events
+
+
+def test_events_of_a_multichannel_recording_rank_the_channels(tmp_path):
+    from sigae import SignalAutoencoder
+    from sigae.windowed import write_events
+
+    t = np.arange(2500)
+    rng = np.random.default_rng(3)
+    x = np.column_stack([np.sin(2 * np.pi * t / 40), np.cos(2 * np.pi * t / 25), np.sin(2 * np.pi * t / 60)])
+    x = x + 0.05 * rng.standard_normal(x.shape)
+    model = SignalAutoencoder(filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4, decoder="mirror")
+    model.fit_recordings(x[:1500], 32, 4, epochs=1, batch_size=32, seed=0, verbose=0, log=lambda *a: None)
+    y = x.copy()
+    y[2000:2010, 1] += 3.0  # channel 2 (0-based 1) goes wrong
+    result = score_recording(model, y)
+    (event,) = [e for e in result.events if e.start <= 2005 < e.stop]
+    assert event.ranked_channels()[0][0] == 1 and sum(event.channel_share) == pytest.approx(1.0)
+    write_events(tmp_path / "e.json", [result.events], channels=3)
+    import json
+
+    rows = json.loads((tmp_path / "e.json").read_text())["events"]
+    assert [r["channels"][0]["channel"] for r in rows if r["first_sample"] <= 2006 <= r["last_sample"]] == [2]
+    write_events(tmp_path / "e.csv", [result.events], channels=3)
+    header = (tmp_path / "e.csv").read_text().splitlines()[0]
+    assert header.endswith("runs,top_channel,share_ch1,share_ch2,share_ch3")
+
+
 def test_model_of_windows_saves_and_loads_its_windowing(windowed_model, tmp_path):
     import sigae
 
@@ -292,8 +395,9 @@ def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowe
         b = load_array(tmp_path / f"big{suffix}", name)
         assert np.array_equal(a.reshape(b.shape), b), name
     assert load_array(tmp_path / f"big{suffix}", "point_score").size == 1100
-    assert [len(r.events) for r in small] == [len(find_events(r.point_is_anomaly)) for r in small]
+    assert [len(r.events) for r in small] == [len(find_events(r.point_is_anomaly, merge_gap=32)) for r in small]
     assert sum(len(r.events) for r in small) >= 1
+    assert load_array(tmp_path / f"small{suffix}", "merge_gap").item() == 32  # the window length
 
 
 def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
@@ -334,6 +438,34 @@ def test_hop_larger_than_the_window_is_refused_before_any_work():
     """Points between windows would get no score: a clear error, not a crash after training."""
     from sigae.windows import check_window
 
-    with pytest.raises(ConfigError, match=r"--hop: 200 is larger than the window of 128 points"):
+    from sigae.errors import command_line_words
+
+    with pytest.raises(ConfigError, match=r"^hop: 200 is larger than the window of 128 points.*choose hop=128 or"):
+        check_window(128, 200)
+    with command_line_words(), pytest.raises(ConfigError, match=r"^--hop: 200 is larger .*choose --hop 128 or"):
         check_window(128, 200)
     check_window(128, 128)  # every point still covered
+
+
+def test_figures_number_samples_from_1_and_say_so(tmp_path, monkeypatch):
+    """Files and messages give samples 1-based; the figures count the same way and mark it."""
+    import sigae.plots as plots
+    from sigae.windowed import Envelope
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    plots.plot_reconstructions(np.zeros((2, 50)), np.zeros((2, 50)), tmp_path / "r.png")
+    ax = figures[-1].axes[0]
+    assert ax.get_title(loc="left") == "signal 1 (1-based)" and ax.lines[0].get_xdata()[0] == 1
+    assert figures[-1].axes[-2].get_xlabel() == "sample (1-based)"
+    n = 1000
+    env = Envelope(n, bins=100)
+    env.add(0, np.zeros(n))
+    data = {"n": n, "edges": env.edges, "signal": (env.lo, env.hi), "score": (env.lo + 1, env.hi + 1),
+            "flags": env.hi > 0, "labels": None, "threshold": 0.5, "events": [], "fs": None, "window": 32, "hop": 1,
+            "channels": 1}
+    plots.plot_timeline(data, tmp_path / "t.png")
+    bottom = figures[-1].axes[1]
+    assert bottom.get_xlabel() == "sample (1-based)" and bottom.get_xlim()[0] == 1
+    plots.plot_timeline({**data, "fs": 100.0}, tmp_path / "t2.png")
+    assert figures[-1].axes[1].get_xlabel() == "time (s, sample 1 at 0 s)" and figures[-1].axes[1].get_xlim()[0] == 0

@@ -20,12 +20,14 @@ _MATLAB_KEYWORDS = {"break", "case", "catch", "classdef", "continue", "else", "e
                     "global", "if", "otherwise", "parfor", "persistent", "return", "spmd", "switch", "try", "while"}
 
 
-def save_array(path, name, array, *, overwrite=False, **extra) -> Path:
+def save_array(path, name, array, *, overwrite=False, csv_columns=None, **extra) -> Path:
     """Write *array* as variable *name* plus *extra* variables; the format follows the extension.
 
     ``.mat``: MATLAB v5, compressed, names made MATLAB-valid, 1-D arrays as columns;
     ``.npz``: keys as given; ``.csv``: *array* only, 2-D (1-D as a column), each
-    number in the shortest form that reads back exactly; ``.h5``/``.hdf5``: one
+    number in the shortest form that reads back exactly, or with *csv_columns*
+    (names of one-value-per-row variables, *name* first) those variables side
+    by side under a header line of their names; ``.h5``/``.hdf5``: one
     dataset per variable. Extras may be arrays, numbers, booleans or strings. The
     file appears atomically; an existing file is refused (OutputExistsError)
     unless *overwrite*.
@@ -39,6 +41,9 @@ def save_array(path, name, array, *, overwrite=False, **extra) -> Path:
     variables = {key: _writable(path, key, value) for key, value in {name: array, **extra}.items()}
     if not isinstance(variables[name], np.ndarray):
         raise DataError(f"{_clean(path)}: variable {_q(name)} must be an array, not text")
+    if csv_columns is not None and path.suffix.lower() == ".csv":
+        variables = {"": csv_table(path, [(key, variables[key]) for key in csv_columns])}
+        writer = _write_csv_table
     with atomic_path(path, overwrite) as tmp:
         writer(path, tmp, name, variables)
     return path
@@ -105,6 +110,21 @@ def _write_csv(path, tmp, name, variables):
         raise DataError(f"{_clean(path)}: a .csv file holds a 2-D table, but {_q(name)} is "
                         f"{_shape_text(array.shape)}; use .mat, .npz or .h5")
     tmp.write_text(_csv_text(array), encoding="utf-8")
+
+
+def csv_table(path, columns) -> str:
+    """The text of a .csv file of *columns* ``[(name, n values), ...]``: a header line of the names, then one
+    line per row; whole-number columns (flags, indices) as integers, others as the shortest exact float64."""
+    arrays = [np.asarray(value).reshape(-1) for _, value in columns]
+    if len({len(a) for a in arrays}) != 1:
+        raise DataError(f"{_clean(path)}: the columns {', '.join(_q(n) for n, _ in columns)} differ in length")
+    lists = [a.astype(np.int64).tolist() if a.dtype.kind in "biu" else a.astype(np.float64).tolist() for a in arrays]
+    return ",".join(name for name, _ in columns) + "\n" + "".join(",".join(map(repr, row)) + "\n"
+                                                                  for row in zip(*lists))
+
+
+def _write_csv_table(path, tmp, name, variables):
+    tmp.write_text(variables[""], encoding="utf-8")
 
 
 def _csv_text(array) -> str:
