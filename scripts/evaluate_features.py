@@ -23,9 +23,9 @@ standardizing each code dimension would weigh near-empty directions as much as
 the main ones for both (``--standardize-codes`` does it anyway, for both).
 
 Files hold ``signals`` (n x L, or n x L x C), ``labels`` (n) and ``split``
-(n: 0 train, 1 test), as ``../shared/data/*.mat`` do.
+(n: 0 train, 1 test), as ``sample_data/ucr/*.mat`` do.
 
-    python scripts/evaluate_features.py ../shared/data/{ArrowHead,OSULeaf,GunPoint,Coffee,ItalyPowerDemand}.mat
+    python scripts/evaluate_features.py sample_data/ucr/{ArrowHead,OSULeaf,GunPoint,Coffee,ItalyPowerDemand}.mat
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-PUBLISHED = {  # test accuracy: Euclidean 1-NN (UCR archive) and TS2Vec (Yue et al., AAAI 2022), as in ../shared/data
+PUBLISHED = {  # test accuracy: Euclidean 1-NN (UCR archive) and TS2Vec (Yue et al., AAAI 2022), as in sample_data/ucr
     "ArrowHead": (0.800, 0.817), "OSULeaf": (0.521, 0.843), "GunPoint": (0.913, 0.987),
     "Coffee": (1.000, 1.000), "ItalyPowerDemand": (0.955, 0.960),
 }
