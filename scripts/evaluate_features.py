@@ -30,9 +30,9 @@ standardizing each code dimension would weigh near-empty directions as much as
 the main ones for both (``--standardize-codes`` does it anyway, for both).
 
 Files hold ``signals`` (n x L, or n x L x C), ``labels`` (n) and ``split``
-(n: 0 train, 1 test), as ``../shared/data/*.mat`` do.
+(n: 0 train, 1 test), as ``sample_data/ucr/*.mat`` do.
 
-    python scripts/evaluate_features.py ../shared/data/{ArrowHead,OSULeaf,GunPoint,Coffee,ItalyPowerDemand}.mat
+    python scripts/evaluate_features.py sample_data/ucr/{ArrowHead,OSULeaf,GunPoint,Coffee,ItalyPowerDemand}.mat
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ over all signals of the file, and of PCA fitted to the normal training signals
 only (what a linear model could reach if it knew the labels). ``--seed 0 1 2``
 repeats every file over several random splits (one row each).
 
-    python scripts/evaluate_quality.py ../shared/data sample_data/signals.mat --anomaly-labels signals.mat:labels
+    python scripts/evaluate_quality.py sample_data/ucr/ArrowHead.mat sample_data/ucr/OSULeaf.mat sample_data/signals.mat --anomaly-labels signals.mat:labels
     python scripts/evaluate_quality.py sample_data/signals.mat --anomaly-labels labels --seed 0 1 2 3 4
 """
 

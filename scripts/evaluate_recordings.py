@@ -15,7 +15,7 @@ Files: .mat/.npz/.h5 with the series (``--var``, default ``series``), per-point
 ``--synthetic`` adds recordings built here (sine + noise with injected spikes,
 level shifts, frequency changes, noise bursts and flat segments).
 
-    python scripts/evaluate_recordings.py ../shared/data/InternalBleeding16_series.mat --window 128
+    python scripts/evaluate_recordings.py sample_data/ucr/InternalBleeding16_series.mat --window 128
 """
 
 from __future__ import annotations
