@@ -19,6 +19,8 @@ ENCODERS = ("kernels", "conv")
 NORMALIZERS = ("global", "per-signal", "per-timestep", "minmax")
 LR_SCHEDULES = ("constant", "cosine")
 CONFIG_VERSION = 4
+KERNEL_MIN_LENGTH = 9
+"""MiniRocket's kernels have 9 taps (sigae.kernels.KERNEL_LENGTH): the kernels encoder's shortest input."""
 
 SEED_PRESET = {"encoder": "conv", "filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2), "latent_dim": 32,
                "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
@@ -127,6 +129,11 @@ class AutoencoderConfig:
         if not (isinstance(self.kernel_code_share, (int, float)) and 0 < self.kernel_code_share <= 1):
             raise ConfigError(f"config: kernel_code_share must be in (0, 1], got {self.kernel_code_share!r}")
         if self.encoder == "kernels":
+            if self.input_length < KERNEL_MIN_LENGTH:
+                raise ConfigError(f"config: input_length {self.input_length} is too short for the kernels encoder "
+                                  f"(its kernels span {KERNEL_MIN_LENGTH} points); the minimum is "
+                                  f"{self.minimum_length()}; for shorter signals use encoder='conv' "
+                                  "(--preset reconstruction) with smaller kernel_sizes")
             if self.tied:
                 raise ConfigError("config: tied weights need the convolutional encoder (--preset reconstruction "
                                   "--tied, or encoder='conv'); the default's kernels are fixed, not learned")
@@ -184,11 +191,11 @@ class AutoencoderConfig:
         return lengths
 
     def minimum_length(self) -> int:
-        """The shortest input that survives every valid-conv/pool stage."""
+        """The shortest input that survives every valid-conv/pool stage (and the kernels encoder's span)."""
         length = 1
         for k, p in reversed(list(zip(self.kernel_sizes, self.pool_sizes))):
             length = length * p + k - 1
-        return length
+        return max(length, KERNEL_MIN_LENGTH) if self.encoder == "kernels" else length
 
     def with_updates(self, **changes) -> "AutoencoderConfig":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

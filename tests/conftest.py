@@ -10,7 +10,9 @@ import scipy.io
 
 from sigae import AutoencoderConfig
 
-TINY = dict(filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4)
+TINY = dict(encoder="conv", filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4)
+"""A tiny convolutional model (the reconstruction preset's encoder) for tests of the machinery around it;
+the default kernels encoder has its own tests (test_kernels.py)."""
 
 
 def make_signals(n=64, length=64, seed=0):

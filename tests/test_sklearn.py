@@ -151,8 +151,9 @@ def test_core_does_not_import_sklearn():
 
 
 # scikit-learn's own checks, on an autoencoder small enough for their 2-D test data (a few features each):
-# one Conv1D stage with kernel 1 and no pooling accepts a single point, validation_split 0 accepts 2 samples.
-CHECKED = SignalAutoencoderEstimator(filters=(4,), kernel_sizes=(1,), pool_sizes=(1,), latent_dim=2,
+# the convolutional encoder (the kernels encoder needs 9 points), one Conv1D stage with kernel 1 and no pooling
+# accepts a single point, validation_split 0 accepts 2 samples.
+CHECKED = SignalAutoencoderEstimator(encoder="conv", filters=(4,), kernel_sizes=(1,), pool_sizes=(1,), latent_dim=2,
                                      decoder="mirror", epochs=1, batch_size=32, validation_split=0.0,
                                      random_state=0)
 
