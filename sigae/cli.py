@@ -210,9 +210,12 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--batch-size", type=_positive_int, default=100, help="signals per step (default 100)")
     p.add_argument("--validation-split", type=_fraction, default=0.2,
                    help="random fraction held out for validation (default 0.2)")
-    p.add_argument("--preset", choices=("default", "seed"), default="default",
-                   help="default: convolutional autoencoder with a PCA-initialized linear path, best epoch "
-                        "restored (never worse than PCA on validation); seed: the original architecture and "
+    p.add_argument("--preset", choices=("default", "reconstruction", "seed"), default="default",
+                   help="default: codes for downstream analysis: MiniRocket's random dilated kernels (fixed) and "
+                        "PCA of the signals into the latent code, a convolutional decoder trained on it; "
+                        "reconstruction: for reconstruction error and anomaly scores: a convolutional autoencoder "
+                        "with a PCA-initialized linear path, best epoch restored (never worse than PCA on "
+                        "validation); seed: the original architecture and "
                         "recipe sigae started from: encoder Conv1D(256, 3, tanh)/MaxPool(2), Conv1D(32, 3, "
                         "tanh)/MaxPool(2), Dense(32, tanh); decoder Conv1D/UpSampling stages closed by a Dense "
                         "layer to the full length (15 M parameters at 501 points); Adam 1e-3, no PCA start, last "

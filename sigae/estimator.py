@@ -342,6 +342,10 @@ class SignalAutoencoder:
         codes, forward = None, fastpath.training_call(self.encoder, self.decoder, self.config)
         if not self.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
             # a frozen encoder (the kernels encoder): its codes once, and the training steps on the decoder
+            if resume:  # the codes of the encoder the run was started with
+                from .training import load_checkpoint
+
+                load_checkpoint(run_dir / "checkpoints" / "last.npz", self.autoencoder)
             codes = (self.decoder, self._predict("encoder", xn_train),
                      None if xn_val is None else self._predict("encoder", xn_val))
             forward = fastpath.decoder_call(self.decoder, self.config, training=True)

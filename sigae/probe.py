@@ -65,6 +65,7 @@ def minirocket_codes(xn, rows, k: int, seed: int = 0):
         return None
     from .scoring import PCABaseline
 
-    panel = np.transpose(np.asarray(xn, dtype=np.float64), (0, 2, 1))  # aeon: (n, channels, points)
+    xn = np.asarray(xn, dtype=np.float64)
+    panel = np.transpose(xn.reshape(xn.shape[0], xn.shape[1], -1), (0, 2, 1))  # aeon: (n, channels, points)
     features = MiniRocket(random_state=seed).fit(panel[rows]).transform(panel)
     return PCABaseline(k, standardize=True).fit(features[rows]).transform(features)

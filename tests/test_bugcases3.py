@@ -25,7 +25,7 @@ from sigae.windows import auto_window, find_period
 
 BUGCASES3 = Path(__file__).resolve().parents[1].parent / "shared" / "bugcases3"
 RNG = np.random.default_rng(26)
-FLAGS = ["--epochs", "1", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0", "--quiet"]
+FLAGS = ["--epochs", "1", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0"]
 
 
 def bugcase(name):
@@ -164,7 +164,7 @@ def test_cli_channels_first_refused_then_trained_and_scored_in_the_same_layout(t
     code, out, err = cli(capsys, "score", run, path, "-o", tmp_path / "scores.csv")
     assert code == 0, err
     assert "--layout NCL, as the run was trained" in out
-    np.testing.assert_allclose(np.loadtxt(tmp_path / "scores.csv", delimiter=",", ndmin=2)[:, 0],
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "scores.csv", delimiter=",", ndmin=2, skiprows=1)[:, 0],
                                model.score(cube.transpose(0, 2, 1)).scores, rtol=1e-6, atol=1e-9)
     code, _, err = cli(capsys, "encode", run, path, "-o", tmp_path / "codes.npz")
     assert code == 0, err

@@ -41,7 +41,7 @@ def test_version_1_config_files_load_as_the_seed_architecture():
     old.update(version=1, activation="relu", decoder="mirror")
     config = AutoencoderConfig.from_dict(json.loads(json.dumps(old)))
     assert (config.linear_path, config.restore_best, config.latent_activation) == (False, False, "relu")
-    assert config.version == 3
+    assert config.version == 4
 
 
 @pytest.mark.parametrize("decoder,tied", [("mirror", False), ("mirror", True), ("seed", False)])
@@ -88,7 +88,7 @@ def test_default_moves_away_from_pca_where_it_helps():
     t = np.linspace(0, 1, 64)
     width = rng.uniform(0.04, 0.2, (200, 1))
     x = np.exp(-0.5 * ((t[None, :] - 0.5) / width) ** 2) + 0.01 * rng.standard_normal((200, 64))
-    model = SignalAutoencoder(input_length=64, filters=(8, 4), latent_dim=1).fit(
+    model = SignalAutoencoder(input_length=64, encoder="conv", filters=(8, 4), latent_dim=1).fit(
         x, epochs=30, batch_size=16, seed=0, verbose=0)
     assert model.history_.best_epoch > 0
     assert model.metrics_["autoencoder"]["val_mse"] < 0.5 * model.metrics_["pca"]["val_mse"]

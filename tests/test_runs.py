@@ -151,6 +151,7 @@ def test_cli_warns_and_exits_0_when_the_best_epoch_is_kept(tmp_path, monkeypatch
     _poison_after(2, monkeypatch)
     out = tmp_path / "kept"
     code = cli_run("train", [str(damped_sines), "--epochs", "4", "--decoder", "mirror", "--seed", "0",
+                             "--preset", "reconstruction",
                              "--learning-rate", "1e-2", "--batch-size", "8", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -293,10 +294,12 @@ def test_pca_baseline_through_the_covariance_matches_an_svd(n):
 
 
 def test_default_model_keeps_its_pca_start_when_training_diverges(tmp_path, damped_sines, capsys):
-    """The field report's command with the default model: its PCA start is epoch 0 and beats a constant
-    prediction, so a diverging run ends with that model, a warning, exit 0 and a complete folder."""
+    """The field report's command with the reconstruction preset (the default until config version 4): its
+    PCA start is epoch 0 and beats a constant prediction, so a diverging run ends with that model, a warning,
+    exit 0 and a complete folder."""
     out = tmp_path / "runs" / "nan-default"
-    args = [str(damped_sines), "--epochs", "2", "--seed", "0", "--quiet", "--learning-rate", "1e30", "--out", str(out)]
+    args = [str(damped_sines), "--epochs", "2", "--seed", "0", "--quiet", "--learning-rate", "1e30",
+            "--preset", "reconstruction", "--out", str(out)]
     assert cli_run("train", args) == 0
     assert "warning" in capsys.readouterr().err
     state = json.loads((out / "run.json").read_text())

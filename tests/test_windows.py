@@ -279,7 +279,7 @@ def windowed_model():
 
     t = np.arange(3000)
     x = np.sin(2 * np.pi * t / 40) + 0.05 * np.random.default_rng(5).standard_normal(3000)
-    model = SignalAutoencoder(filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4,
+    model = SignalAutoencoder(encoder="conv", filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4,
                               decoder="mirror")
     model.fit_recordings(x, 32, 2, epochs=2, batch_size=32, seed=0, verbose=0, log=lambda *a: None)
     return model, x
