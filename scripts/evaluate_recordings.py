@@ -110,7 +110,9 @@ def main(argv=None):
     p.add_argument("--var", default="series")
     p.add_argument("--labels", default="is_anomaly")
     p.add_argument("--train-end", default="train_end", help="variable or number: the normal part is [:train_end]")
-    p.add_argument("--preset", default="default", help="sigae's preset: default or seed (default: default)")
+    p.add_argument("--preset", default="reconstruction",
+                   help="sigae's preset: reconstruction (what sigae-train --window trains), default or seed "
+                        "(default: reconstruction)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--latent-dim", type=int, default=32, help="sigae's code size and PCA's k (default 32)")

@@ -210,8 +210,8 @@ def train_parser(prog="sigae-train"):
     p.add_argument("--batch-size", type=_positive_int, default=100, help="signals per step (default 100)")
     p.add_argument("--validation-split", type=_fraction, default=0.2,
                    help="random fraction held out for validation (default 0.2)")
-    p.add_argument("--preset", choices=("default", "reconstruction", "seed"), default="default",
-                   help="default: codes for downstream analysis: MiniRocket's random dilated kernels (fixed) and "
+    p.add_argument("--preset", choices=("default", "reconstruction", "seed"), default=None,
+                   help="default (except with --window, where reconstruction is): codes for downstream analysis: MiniRocket's random dilated kernels (fixed) and "
                         "PCA of the signals into the latent code, a convolutional decoder trained on it; "
                         "reconstruction: for reconstruction error and anomaly scores: a convolutional autoencoder "
                         "with a PCA-initialized linear path, best epoch restored (never worse than PCA on "
@@ -339,7 +339,13 @@ def cmd_train(args):
         chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim,
                   "rare_fraction": args.rare_fraction}
-        config = AutoencoderConfig.from_preset(args.preset, normalize=args.normalize, tied=args.tied,
+        preset = args.preset
+        if preset is None:  # windows of recordings are for per-point anomaly scores: the reconstruction model
+            preset = "reconstruction" if args.window is not None else "default"
+            if args.window is not None:
+                say("--window: training the reconstruction preset (made for reconstruction error and per-point "
+                    "scores); --preset default for the codes model")
+        config = AutoencoderConfig.from_preset(preset, normalize=args.normalize, tied=args.tied,
                                                **{k: v for k, v in chosen.items() if v is not None})
         if args.labels and (args.window is not None or len(files) > 1):
             raise SigaeError("--labels: the linear probe is for one file of cut signals (not --window or several files)")

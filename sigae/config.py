@@ -47,7 +47,15 @@ class AutoencoderConfig:
     seed thread 003's Conv1D/UpSampling stages closed by a Dense layer to the
     full length (``decoder="seed"``).
 
-    The default adds a *linear path* (``linear_path=True``): a linear encoder
+    The default encoder (``encoder="kernels"``, config version 4) is not convolution stages but
+    MiniRocket's fixed random dilated kernels (:mod:`sigae.kernels`; ``kernel_features`` of them), whose
+    standardized features' leading principal components make ``kernel_code_share`` of the code, the rest
+    being PCA of the signal at a tenth of that spread; it is set at ``fit`` and frozen, and only the
+    decoder trains (the ``filters``/``kernel_sizes``/``pool_sizes`` stages then shape the mirrored
+    decoder). ``encoder="conv"`` (``from_preset("reconstruction")``, the default until version 4) is the
+    convolutional encoder below.
+
+    The reconstruction preset adds a *linear path* (``linear_path=True``): a linear encoder
     and decoder beside the convolutional ones, initialized at ``fit`` to the
     principal components of the training signals, while the convolutional
     paths' last layers start at zero. The untrained model *is* PCA with
@@ -58,7 +66,9 @@ class AutoencoderConfig:
     ``AutoencoderConfig.from_preset("seed")`` is the seed architecture and
     recipe exactly (15,054,773 parameters at 501 points).
 
-    Fields: ``input_length`` L and ``channels`` C (set from the data by ``fit``); ``filters``,
+    Fields: ``input_length`` L and ``channels`` C (set from the data by ``fit``); ``encoder``
+    (``"kernels"`` or ``"conv"``), ``kernel_features`` (about how many kernel features, rounded down to
+    a multiple of 84) and ``kernel_code_share`` (the share of ``latent_dim`` they fill); ``filters``,
     ``kernel_sizes``, ``pool_sizes`` (one entry per encoder stage); ``latent_dim``; ``activation`` of the
     convolutions and ``latent_activation`` of the bottleneck Dense; ``decoder`` (``"mirror"`` or ``"seed"``);
     ``linear_path``; ``tied`` (decoder kernels read from the encoder's, mirror decoder only);
