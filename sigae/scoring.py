@@ -213,6 +213,10 @@ def detection_report(scores, labels, threshold: float) -> dict:
             "recall": tp / int(truth.sum()), "flagged": int(flagged.sum()), "anomalies": int(truth.sum())}
 
 
+LANCZOS_SIZE = 2000
+"""Above this many columns the leading components come from a Lanczos iteration (scipy's eigsh)."""
+
+
 class PCABaseline:
     """PCA with k components fitted on (flattened) training signals: the linear baseline.
 
@@ -224,8 +228,9 @@ class PCABaseline:
 
     Only the k leading components are computed: from a thin SVD of the centred rows when there are fewer
     rows than columns, else from the columns x columns covariance with a partial eigendecomposition
-    (``scipy.linalg.eigh(subset_by_index=...)``), so wide signals (many points x channels) cost what their
-    data costs, not a full dense eigendecomposition.
+    (``scipy.linalg.eigh(subset_by_index=...)``, or a Lanczos iteration above :data:`LANCZOS_SIZE`
+    columns), so wide signals (many points x channels) cost what their data costs, not a full dense
+    eigendecomposition.
     """
 
     def __init__(self, n_components: int, standardize: bool = False):
@@ -268,7 +273,16 @@ class PCABaseline:
         self.scale_ = self._scale(np.diag(covariance) / n)
         covariance /= np.outer(self.scale_, self.scale_)
         size, k = len(covariance), min(self.n_components, n, len(covariance))
-        _, vectors = scipy.linalg.eigh(covariance, subset_by_index=[size - k, size - 1])
+        if size > LANCZOS_SIZE and k < size // 4:
+            import scipy.sparse.linalg
+
+            # Lanczos (ARPACK) for the k leading eigenvectors: matrix products instead of a dense
+            # tridiagonal reduction (6,400 columns: 3 s against 40-100 s), converged to machine precision
+            values, vectors = scipy.sparse.linalg.eigsh(covariance, k=k, which="LA", tol=0,
+                                                        v0=np.ones(size) / np.sqrt(size))
+            vectors = vectors[:, np.argsort(values)]
+        else:
+            _, vectors = scipy.linalg.eigh(covariance, subset_by_index=[size - k, size - 1])
         self.components_ = vectors[:, ::-1].T  # largest first, as fit keeps
         return self
 
