@@ -197,7 +197,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--preset", default="default", help="sigae's preset: default or seed (default: default)")
+    parser.add_argument("--preset", default="default", help="sigae's preset: default, reconstruction or seed (default: default)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an AutoencoderConfig field for sigae on top of the preset (e.g. --set latent_dim=16)")
     parser.add_argument("--fit", action="append", default=[], metavar="NAME=VALUE",
