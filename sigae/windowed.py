@@ -204,13 +204,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     provenance = {**(source or {}), "windowed": True, **_provenance(recs)}
     model.fit(x, validation_rows=np.arange(n_train, len(dataset)), seed=seed, run_dir=run_dir, overwrite=overwrite,
               log=log, source=provenance, validation_split=validation_split, layout="NLC", **fit_kwargs)
-    # the threshold: point scores of every point of the training recordings
-    scores = []
-    for seg in train + val:
-        part = _SegmentRecording(recs[seg.recording], seg.start, seg.stop)
-        for _, _, _, points, _ in _score_blocks(model, part, window, hop, None, "mse"):
-            scores.append(points.astype(np.float32))
-    scores = np.concatenate(scores)
+    scores, largest = _segment_point_scores(model, recs, train + val, window, hop)
     quantiles = np.percentile(scores, QUANTILE_LEVELS)
     model.windowing_ = {
         "window": int(window), "hop": int(hop), "fs": fs, "channels": recs[0].channels, "split": how,
@@ -218,7 +212,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
         "segments": {"train": [[s.recording, s.start, s.stop] for s in train],
                      "validation": [[s.recording, s.start, s.stop] for s in val]},
         "point_threshold": {"percentile": float(threshold_percentile),
-                            "p": float(np.percentile(scores, threshold_percentile)), "max": float(scores.max()),
+                            "p": float(np.percentile(scores, threshold_percentile)), "max": largest,
                             "n_points": int(scores.size), "hop": int(hop), "metric": "mse", "units": "normalized",
                             "quantile_levels": "0, 0.1, ..., 100", "quantiles": [float(q) for q in quantiles]},
     }
@@ -233,14 +227,26 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     return model
 
 
-class _SegmentRecording:
-    """Points ``[start, stop)`` of a recording, seen as a recording of its own."""
+def _segment_point_scores(model, recs, segments, window: int, hop: int) -> tuple[np.ndarray, float]:
+    """``(point scores inside *segments* as float32, their exact maximum)``.
 
-    def __init__(self, rec: Recording, start: int, stop: int):
-        self.rec, self.start, self.length, self.channels, self.name = rec, start, stop - start, rec.channels, rec.name
-
-    def read(self, a, b):
-        return self.rec.read(self.start + a, self.start + b)
+    Each recording is scored whole, as :func:`score_recording` scores it: a point near a segment's edge
+    gets the score users see (from every window that covers it, reaching into the next segment too), so
+    no training point lies above a threshold that is their maximum.
+    """
+    scores, largest = [], -np.inf
+    for r, rec in enumerate(recs):
+        inside = np.zeros(rec.length, dtype=bool)
+        for seg in segments:
+            if seg.recording == r:
+                inside[seg.start:seg.stop] = True
+        if not inside.any():
+            continue
+        for _, _, first, points, _ in _score_blocks(model, rec, window, hop, None, "mse"):
+            points = points[inside[first:first + len(points)]]
+            largest = max(largest, float(points.max(initial=-np.inf)))
+            scores.append(points.astype(np.float32))  # half the memory for the quantiles
+    return np.concatenate(scores), largest
 
 
 def load_windowing(folder: Path):

@@ -469,3 +469,13 @@ def test_figures_number_samples_from_1_and_say_so(tmp_path, monkeypatch):
     assert bottom.get_xlabel() == "sample (1-based)" and bottom.get_xlim()[0] == 1
     plots.plot_timeline({**data, "fs": 100.0}, tmp_path / "t2.png")
     assert figures[-1].axes[1].get_xlabel() == "time (s, sample 1 at 0 s)" and figures[-1].axes[1].get_xlim()[0] == 0
+
+
+def test_no_training_point_is_above_the_max_over_training_points(windowed_model):
+    """``threshold="max"`` is the maximum point score of the training recording as score_recording scores it
+    (whole, so points near the split between training and validation parts see every window that covers them):
+    scoring that recording flags nothing, and the largest score equals the threshold exactly."""
+    model, x = windowed_model
+    result = model.score_recording(x, model.windowing_["hop"], threshold="max")  # the hop it was trained with
+    assert not result.point_is_anomaly.any() and not result.events
+    assert result.point_score.max() == model.windowing_["point_threshold"]["max"]
