@@ -236,7 +236,8 @@ def train_parser(prog="sigae-train"):
                         "anomalous training signals are not learned (default 0: plain MSE)")
     p.add_argument("--rare-fraction", type=_below_half, metavar="FRACTION",
                    help="before training, leave out the signals far out on a principal direction carried by fewer "
-                        "than FRACTION of the training signals (anomalies PCA would spend a component on), in "
+                        "than FRACTION of the training signals (anomalies PCA would spend a component on), and "
+                        "those that PCA fitted without them reconstructs far worse than the others; FRACTION in "
                         "[0, 0.5); 0 keeps every signal (default 0.01; 0 with --preset seed)")
     p.add_argument("--labels", metavar="VAR",
                    help="variable of FILE with a class label per signal: after training, report the "
@@ -496,6 +497,13 @@ EXACT_MSE = 1e-9
 reconstruct to float rounding, and their ratio means nothing."""
 
 
+def threshold_source(calibration: dict) -> str:
+    """What a calibrated threshold is the percentile of, in words."""
+    if "n_unseen" in calibration:
+        return f"the {calibration['n_unseen']} validation signals' scores (signals the model did not fit)"
+    return f"the {calibration['n_train']} training signals' scores"
+
+
 def training_summary(metrics: dict) -> str:
     """The end-of-training lines: autoencoder vs PCA, and what to try when PCA wins."""
     ae, pca = metrics["autoencoder"], metrics["pca"]
@@ -514,9 +522,10 @@ def training_summary(metrics: dict) -> str:
     if screened:
         share = screened / max(1, metrics.get("n_signals", screened))
         lines.append(f"screened: {screened} of {metrics.get('n_signals', '?')} {unit}s ({share:.1%}) left out of "
-                     f"training and validation: each stands far out on a direction that fewer than "
-                     f"{100 * screening['rare_fraction']:.3g}% of the training {unit}s share (likely anomalies, with "
-                     f"some unusual normal {unit}s); {'window numbers' if windowed else 'rows'} (0-based) in "
+                     f"training and validation as likely anomalies: each stands far out on a direction that fewer than "
+                     f"{100 * screening['rare_fraction']:.3g}% of the training {unit}s share, or PCA fitted to the "
+                     f"other {unit}s reconstructs it far worse than they are (some unusual normal {unit}s among "
+                     f"them); {'window numbers' if windowed else 'rows'} (0-based) in "
                      f"split.npz 'screened', --rare-fraction 0 keeps every {unit}")
     ratio = metrics.get("val_mse_ratio_to_pca")
     ratio_text = f"ratio {ratio:.3g}" if ratio is not None else "PCA is exact here"
@@ -553,6 +562,11 @@ def training_summary(metrics: dict) -> str:
                      f"on held-out {unit}s; try smaller batches with more epochs and cosine decay "
                      "(--batch-size 16 --epochs 300 --lr-schedule cosine helped most on small real datasets), "
                      "another --normalize, or use PCA for this data")
+    threshold = metrics.get("threshold")
+    if threshold and not windowed:  # a model of recordings flags points, against windowing.json's threshold
+        lines.append(f"threshold: {threshold['p']:.4g}, p{threshold['percentile']:g} of "
+                     f"{threshold_source(threshold)}; about {100 - threshold['percentile']:.3g}% of new normal "
+                     f"{unit}s score above it")
     probe = metrics.get("linear_probe")
     if probe:
         lines.append(f"linear probe ({probe['folds']}-fold cross-validated accuracy on --labels): codes "
@@ -692,9 +706,11 @@ def score_parser(prog="sigae-score"):
                          "  sigae-score runs/windows whole.mat --var series -o scores.mat --labels is_anomaly",
                          "signals file")
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
-    p.add_argument("--threshold", help="a number, 'max' or a percentile pNN of the training scores "
-                                       "(default: the percentile calibrated at training, p99; for a model of "
-                                       "recordings the maximum point score of the training recordings)")
+    p.add_argument("--threshold", help="a number, 'max' (the largest score of the training signals kept by "
+                                       "screening) or a percentile pNN of the validation signals' scores, "
+                                       "signals the model did not fit (default: the percentile calibrated at "
+                                       "training, p99; for a model of recordings the maximum point score of the "
+                                       "training recordings)")
     p.add_argument("--per-point", action="store_true", help="also write the per-point error matrix")
     p.add_argument("--labels", metavar="VAR", help="variable of FILE with 0 = normal, nonzero = anomalous (per "
                                                    "point for a model of recordings); prints AUROC, average "
@@ -899,8 +915,8 @@ def cmd_info(args):
     print("normalizer: " + json.dumps(short))
     if model.threshold_:
         t = model.threshold_
-        print(f"threshold: p{t['percentile']:g} = {t['p']:.4g}, max = {t['max']:.4g} "
-              f"(MSE on {t['n_train']} training signals, normalized units)")
+        print(f"threshold: p{t['percentile']:g} = {t['p']:.4g} ({threshold_source(t)}), max = {t['max']:.4g} "
+              "(MSE, normalized units)")
     if model.metrics_:
         print(training_summary(model.metrics_))
     if model.windowing_ is not None:
@@ -1018,7 +1034,7 @@ def cmd_export(args):
               f"{report.relative_diff:.2%} of the largest value")
     if args.part == "score" and model.threshold_:
         print(f"flag a signal as anomalous when its score exceeds {model.threshold_['p']:.6g} "
-              f"(p{model.threshold_['percentile']:g} of the training scores, threshold.json)")
+              f"(p{model.threshold_['percentile']:g} of {threshold_source(model.threshold_)}, threshold.json)")
     return 0
 
 

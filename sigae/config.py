@@ -75,7 +75,9 @@ class AutoencoderConfig:
     ``normalize`` (``"global"``, ``"per-signal"``, ``"per-timestep"``, ``"minmax"``); ``learning_rate`` and
     ``lr_schedule`` (``"constant"``, ``"cosine"``) of Adam; ``trim_fraction`` of each batch left out of
     the gradient; ``rare_fraction``: training signals far out on a direction carried by fewer than this
-    fraction of them are left out of training (:mod:`sigae.screening`; 0 keeps every signal); ``restore_best``; ``version`` of the file format. Invalid values raise
+    fraction of them, and those PCA fitted without them reconstructs far worse than the others, are left out
+    of training (:mod:`sigae.screening`; 0 keeps every signal); ``restore_best``; ``version`` of the file
+    format. Invalid values raise
     :class:`~sigae.ConfigError`.
     """
 

@@ -52,25 +52,50 @@ def reconstruction_error(x: np.ndarray, y: np.ndarray, metric: str = "mse") -> n
     return per_point_error(x, y, metric).mean(axis=1)
 
 
-def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0) -> dict:
-    """Thresholds from the training signals' scores ``(n_train,)``: the given percentile and the maximum.
+MIN_UNSEEN = 10
+"""Fewer validation signals than this: the threshold falls back to the training signals' scores."""
+QUANTILE_LEVELS = np.linspace(0.0, 100.0, 1001)
+"""The levels (percent) at which calibrations keep the unseen signals' score quantiles."""
+
+
+def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unseen_scores=None,
+                        kept: np.ndarray | None = None) -> dict:
+    """Thresholds for new signals, from the scores of signals the model did not fit.
+
+    A model reconstructs the signals it was trained on better than new ones, so a percentile of the
+    training signals' scores flags far more than its share of new normal signals. With *unseen_scores*
+    ``(m,)`` (the validation signals' scores, likely anomalies screened out) and ``m >= MIN_UNSEEN``, the
+    threshold ``p`` is their *percentile* (linear interpolation; with m signals, a percentile above
+    ``100 (1 - 1/m)`` is their maximum, so about ``1/(m + 1)`` of new normal signals score above it), and
+    their quantiles at :data:`QUANTILE_LEVELS` are kept for other percentiles. Otherwise ``p`` is the
+    percentile of the training scores. ``max`` is the largest training score of the signals *kept* (a mask
+    ``(n_train,)``; default all), so a signal screened out as a likely anomaly does not set it.
 
     Returns:
-        ``{"percentile", "p", "max", "n_train"}``: *percentile* (0 to 100), its value ``p`` and the maximum
-        ``max``, in the scores' units (normalized); what ``threshold.json`` holds.
+        ``{"percentile", "p", "max", "n_train", "method"}`` and, calibrated on unseen signals,
+        ``"n_unseen"``, ``"quantile_levels"``, ``"quantiles"``; what ``threshold.json`` holds (scores'
+        units: normalized).
     """
     train_scores = np.asarray(train_scores, dtype=np.float64)
-    return {"percentile": float(percentile),
-            "p": float(np.percentile(train_scores, percentile)),
-            "max": float(train_scores.max()),
-            "n_train": int(train_scores.size)}
+    kept = np.ones(train_scores.size, dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
+    calibration = {"percentile": float(percentile), "p": float(np.percentile(train_scores, percentile)),
+                   "max": float(train_scores[kept].max() if kept.any() else train_scores.max()),
+                   "n_train": int(train_scores.size), "method": "percentile of the training signals' scores"}
+    unseen = None if unseen_scores is None else np.asarray(unseen_scores, dtype=np.float64)
+    if unseen is not None and unseen.size >= MIN_UNSEEN:
+        calibration.update(p=float(np.percentile(unseen, percentile)), n_unseen=int(unseen.size),
+                           method="percentile of the validation signals' scores (signals the model did not fit)",
+                           quantile_levels="0, 0.1, ..., 100",
+                           quantiles=[float(q) for q in np.percentile(unseen, QUANTILE_LEVELS)])
+    return calibration
 
 
 def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None = None) -> float:
     """Turn ``None`` (the calibrated percentile), ``"max"``, ``"pNN"`` or a number into a threshold.
 
     Args:
-        spec: ``None``, ``"max"``, ``"pNN"`` (a percentile of *train_scores*, 0 to 100) or a number.
+        spec: ``None``, ``"max"``, ``"pNN"`` (a percentile, 0 to 100, of the unseen signals' scores the
+            calibration keeps, or of *train_scores* for a calibration without them) or a number.
         calibration: :func:`calibrate_threshold`'s dictionary.
         train_scores: the training scores, needed for a percentile other than the calibrated one.
 
@@ -89,6 +114,8 @@ def resolve_threshold(spec, calibration: dict, train_scores: np.ndarray | None =
     if kind == "percentile":
         if value == calibration["percentile"]:
             return float(calibration["p"])
+        if "quantiles" in calibration:
+            return float(np.interp(value, QUANTILE_LEVELS, calibration["quantiles"]))
         if train_scores is None:
             raise ConfigError(f"{option('--threshold', 'threshold')}: {spec!r} needs the training scores, which this "
                               "run folder lacks")

@@ -64,3 +64,42 @@ def screen_rare(blocks: Callable[[np.ndarray], Iterable[np.ndarray]], n: int, n_
             break
         keep &= ~out
     return keep
+
+
+FOLDS = 5
+ERROR_CUTOFF = 4.0
+
+
+def screen_cross_fitted(blocks: Callable[[np.ndarray], Iterable[np.ndarray]], n: int, n_components: int,
+                        training: np.ndarray | None = None, folds: int = FOLDS, cutoff: float = ERROR_CUTOFF,
+                        seed: int = 0) -> np.ndarray:
+    """Which of *n* signals to keep: a boolean mask ``(n,)``, judged by cross-fitted PCA error.
+
+    Each training signal is reconstructed by PCA-*n_components* fitted on the other *folds* - 1 folds of the
+    training signals (never on itself, so a signal unlike the others cannot be reconstructed by a component
+    spent on it alone); validation signals by PCA fitted on all training signals. A signal whose log error
+    lies more than *cutoff* robust standard deviations (1.4826 MAD) above the median of the training signals'
+    log errors is left out. Unlike :func:`screen_rare`, the share left out is not bounded by a fraction.
+    """
+    training = np.ones(n, dtype=bool) if training is None else np.asarray(training, dtype=bool)
+    keep = np.ones(n, dtype=bool)
+    m = int(training.sum())
+    k = min(n_components, (m * (folds - 1)) // folds - 1)
+    if m < 2 * folds or k < 1:
+        return keep
+    fold = np.full(n, -1)
+    fold[training] = np.random.default_rng(seed).permutation(m) % folds
+    errors = np.empty(n)
+    for f in range(-1, folds):
+        if not (fold == f).any():
+            continue
+        fitted = training & (fold != f)
+        pca = PCABaseline(k).fit_chunks(blocks(fitted))
+        errors[fold == f] = np.concatenate([np.mean(np.square(pca.reconstruct(b) - b), axis=tuple(range(1, b.ndim)))
+                                            for b in blocks(fold == f)])
+    logs = np.log(np.maximum(errors, np.finfo(float).tiny))
+    median = np.median(logs[training])
+    spread = 1.4826 * np.median(np.abs(logs[training] - median))
+    if spread > 0:
+        keep &= (logs - median) / spread <= cutoff
+    return keep
