@@ -21,10 +21,12 @@ _LAZY = {
     "load_signals": "io", "load_array": "io", "save_array": "io", "list_variables": "io",
     "build_models": "network",
     "sliding_windows": "windows", "read_recordings": "recordings",
+    "StreamScorer": "live", "StreamUpdate": "live",
 }
 
 __all__ = ["AutoencoderConfig", "SignalAutoencoder", "load", "load_signals", "load_array", "save_array",
-           "list_variables", "build_models", "sliding_windows", "read_recordings", "SigaeError", "DataError", "ConfigError", "RunFolderError",
+           "list_variables", "build_models", "sliding_windows", "read_recordings", "StreamScorer", "StreamUpdate",
+           "SigaeError", "DataError", "ConfigError", "RunFolderError",
            "OutputExistsError", "NotFittedError", "TrainingError", "__version__"]
 
 
