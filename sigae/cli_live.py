@@ -10,7 +10,9 @@ the end).
 
 Input: text, one time point per line, its C values separated by ``,``, ``;``
 or blanks; lines starting with ``#`` are skipped; the first line may be a
-header (a field that is not a number); a blank line is an error only when data
+header (a field that is not a number; with C + 1 names one of which says
+time or index, such as ``time_s``, that column is left out, as when the file
+is read whole); a blank line is an error only when data
 follows it (it would be a missing sample). Or a raw binary file (``.f32``,
 ``.bin``): C little-endian float32 values per time point. A bad line (a field
 that is not a number, another count of values) or a truncated binary sample
@@ -43,6 +45,14 @@ def is_live(args) -> bool:
 
 
 # ---------------------------------------------------------------------------- parsing
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class TextSamples:
     """Lines of text to samples ``(m, C)``, fed bytes as they come; errors name the 1-based line."""
 
@@ -52,6 +62,7 @@ class TextSamples:
         self.tail = b""  # an unfinished last line
         self.started = False  # a line of data or the header was seen
         self.data = False  # a line of data was seen
+        self.time_column = None  # 0-based column of the header's time axis, left out
         self.blank = None  # line number of a blank line not yet followed by data
 
     def feed(self, data: bytes, final: bool = False):
@@ -71,21 +82,21 @@ class TextSamples:
                     self.blank = self.line
                 continue
             fields = self._fields(line)
-            numbers, bad = [], None
-            for column, text_field in enumerate(fields, 1):
-                try:
-                    value = float(text_field)
-                except ValueError:
-                    bad = bad or (column, f"{text_field[:40]!r} is not a number")
-                    continue
-                if not math.isfinite(value):
-                    bad = bad or (column, f"{text_field[:40]!r} is not a finite number")
-                numbers.append(value)
             first, self.started = not self.started, True
-            if bad is not None:
-                if first and not bad[1].endswith("finite number"):
-                    continue  # the first line holds words: a header
-                return self._rows(rows), DataError(f"{self.where}: line {self.line}, column {bad[0]}: {bad[1]}")
+            if first and any(f and not _is_number(f) for f in fields):  # an empty field is a missing value
+                self._header(fields)  # the first line holds words: a header
+                continue
+            columns = list(enumerate(fields, 1))
+            if self.time_column is not None and len(fields) == self.channels + 1:
+                del columns[self.time_column]  # the time axis (a clock such as 12:00:01 too)
+            numbers = []
+            for column, text_field in columns:
+                value = float(text_field) if _is_number(text_field) else None
+                if value is None or not math.isfinite(value):
+                    what = "is not a number" if value is None else "is not a finite number"
+                    return self._rows(rows), DataError(
+                        f"{self.where}: line {self.line}, column {column}: {text_field[:40]!r} {what}")
+                numbers.append(value)
             if self.blank is not None:
                 return self._rows(rows), DataError(f"{self.where}: line {self.blank} is empty (a missing sample) "
                                                    f"and data follows it on line {self.line}")
@@ -96,6 +107,15 @@ class TextSamples:
                     f"{self.channels} channel(s): one time point per line, {self.channels} value(s)")
             rows.append(numbers)
         return self._rows(rows), None
+
+    def _header(self, names) -> None:
+        """A header of C + 1 names, one of which says time or index (``time_s``, ``t``, ``sample``...): that column
+        is the time axis, left out of the channels, as when the file is read whole (sigae.io.tables)."""
+        from .io.tables import _name_role
+
+        roles = [j for j, name in enumerate(names) if _name_role(name)]
+        if len(names) == self.channels + 1 and len(roles) == 1:
+            self.time_column = roles[0]
 
     @staticmethod
     def _fields(line: str) -> list[str]:
@@ -169,9 +189,9 @@ def _read_stdin():
 def score_live(args, windowing, config, load_model) -> int:
     """sigae-score RUN - / RUN FILE --follow / RUN FILE.f32: options and inputs checked, then the model loaded
     and the samples scored as they come."""
-    from .cli_recordings import describe_event, event_spans
+    from .cli_recordings import event_spans
     from .fileutil import check_writable
-    from .windowed import check_events_path, write_events
+    from .windowed import check_events_path
     from .windows import check_window
 
     files = list(args.file)
@@ -209,45 +229,59 @@ def score_live(args, windowing, config, load_model) -> int:
     scorer = StreamScorer(model, hop=args.hop, threshold=args.threshold, metric=args.metric, merge_gap=merge_gap,
                           min_length=min_length, batch_size=args.batch_size)
     out = open(args.output, "w", encoding="utf-8") if args.output is not None else sys.stdout  # noqa: SIM115
-    events, flagged = [], 0
+    events = []
     try:
-        out.write("sample,point_score,point_is_anomaly\n")
-        out.flush()
+        return _score(args, scorer, parser, source, where, out, events, channels)
+    except BrokenPipeError:  # the reader of standard output went away (| head): stop quietly
+        import os
 
-        def write(result):
-            nonlocal flagged
-            if len(result):
-                out.write("".join(f"{i + 1},{s!r},{int(f)}\n" for i, s, f in
-                                  zip(result.index.tolist(), result.point_score.tolist(),
-                                      result.point_is_anomaly.tolist())))
-                out.flush()
-                flagged += int(result.point_is_anomaly.sum())
-            for e in result.events:
-                events.append(e)
-                print(describe_event(e, scorer.fs), file=sys.stderr, flush=True)
-
-        if source == "-":
-            chunks = _chunks(_read_stdin(), parser, False, 0.0, None)
-            handle = None
-        else:
-            handle = open(source, "rb")  # noqa: SIM115
-            chunks = _chunks(lambda: handle.read(READ_BYTES), parser, args.follow, args.poll, args.idle)
-        try:
-            for samples, error in chunks:
-                if len(samples):
-                    write(scorer.update(samples))
-                if error is not None:
-                    raise error
-        finally:
-            if handle is not None:
-                handle.close()
-        if scorer.n_seen < scorer.window:
-            raise DataError(f"{where}: {scorer.n_seen} sample(s), fewer than the window of {scorer.window}; "
-                            "nothing to score")
-        write(scorer.flush())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        return 0
     finally:
         if out is not sys.stdout:
             out.close()
+
+
+def _score(args, scorer, parser, source, where, out, events, channels) -> int:
+    """Read, score, write until the input ends (or a bad line); then the events table and the summary."""
+    from .cli_recordings import describe_event
+    from .windowed import write_events
+
+    flagged = 0
+    out.write("sample,point_score,point_is_anomaly\n")
+    out.flush()
+
+    def write(result):
+        nonlocal flagged
+        if len(result):
+            out.write("".join(f"{i + 1},{s!r},{int(f)}\n" for i, s, f in
+                              zip(result.index.tolist(), result.point_score.tolist(),
+                                  result.point_is_anomaly.tolist())))
+            out.flush()
+            flagged += int(result.point_is_anomaly.sum())
+        for e in result.events:
+            events.append(e)
+            print(describe_event(e, scorer.fs), file=sys.stderr, flush=True)
+
+    if source == "-":
+        chunks = _chunks(_read_stdin(), parser, False, 0.0, None)
+        handle = None
+    else:
+        handle = open(source, "rb")  # noqa: SIM115
+        chunks = _chunks(lambda: handle.read(READ_BYTES), parser, args.follow, args.poll, args.idle)
+    try:
+        for samples, error in chunks:
+            if len(samples):
+                write(scorer.update(samples))
+            if error is not None:
+                raise error
+    finally:
+        if handle is not None:
+            handle.close()
+    if scorer.n_seen < scorer.window:
+        raise DataError(f"{where}: {scorer.n_seen} sample(s), fewer than the window of {scorer.window}; "
+                        "nothing to score")
+    write(scorer.flush())
     if args.events:
         write_events(args.events, [events], scorer.fs, channels=channels, overwrite=args.overwrite,
                      about={"source_file": where, "run_folder": str(args.run), "threshold": scorer.threshold,

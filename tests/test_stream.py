@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -259,12 +260,15 @@ def test_standard_input_in_process_with_a_header_and_whitespace(run, tmp_path, c
 
     folder, run_dir, x = run
     expected = batch_table(capsys, run_dir, folder / "rec.csv", tmp_path)
-    text = "value\n" + "".join(f"  {v!r} \n" for v in x.tolist())
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
-    code, out, err = run_cli(capsys, "score", run_dir, "-")
-    assert code == 0, err
-    assert np.array_equal(read_rows(out)[:, 1:], expected)
-    assert "scored 700 points of standard input" in err
+    texts = {"whitespace under a header": "value\n" + "".join(f"  {v!r} \n" for v in x.tolist()),
+             "a time column, left out": "time_s;value\n" + "".join(f"{i / 250};{v!r}\n"
+                                                                    for i, v in enumerate(x.tolist()))}
+    for name, text in texts.items():
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+        code, out, err = run_cli(capsys, "score", run_dir, "-")
+        assert code == 0, (name, err)
+        assert np.array_equal(read_rows(out)[:, 1:], expected), name
+        assert "scored 700 points of standard input" in err
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -309,14 +313,14 @@ def test_follow_a_float32_file_and_a_truncated_sample(run, tmp_path, capsys):
 
 
 def test_follow_a_csv_file_while_it_grows(run, tmp_path):
-    """A writer appends the recording in pieces (a last line cut in two) while sigae-score --follow reads it."""
+    """A writer appends the recording in pieces (a last line cut in two) while sigae-score --follow reads it;
+    Ctrl-C ends it."""
     folder, run_dir, x = run
     growing = tmp_path / "growing.csv"
     growing.write_text("")
     out = tmp_path / "followed.csv"
     process = subprocess.Popen([sys.executable, "-m", "sigae", "score", str(run_dir), str(growing), "--follow",
-                                "--poll", "0.05", "--idle", "3", "-o", str(out)], env=ENV,
-                               stderr=subprocess.PIPE, text=True)
+                                "--poll", "0.05", "-o", str(out)], env=ENV, stderr=subprocess.PIPE, text=True)
     text = "".join(f"{v!r}\n" for v in x.tolist())
     cuts = [0, 1000, 5000, len(text) - 3, len(text)]
     time.sleep(1.0)
@@ -324,7 +328,11 @@ def test_follow_a_csv_file_while_it_grows(run, tmp_path):
         with open(growing, "a") as f:
             f.write(text[a:b])
         time.sleep(0.5)
-    _, err = process.communicate(timeout=300)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < len(x) - 32 + 1):
+        time.sleep(0.2)  # every point but the last window is final while the file is followed
+    process.send_signal(signal.SIGINT)  # Ctrl-C: the recording ends, its last points are scored
+    _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     from sigae import load
 
