@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from .config import AutoencoderConfig  # noqa: E402
 from .errors import (ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError,  # noqa: E402
-                     SigaeError, TrainingError)
+                     SigaeError, StreamClosedError, TrainingError)
 from .quiet import install as _quiet_tensorflow  # noqa: E402
 from .registration import install as _register_keras_layers  # noqa: E402
 
@@ -27,7 +27,7 @@ _LAZY = {
 __all__ = ["AutoencoderConfig", "SignalAutoencoder", "load", "load_signals", "load_array", "save_array",
            "list_variables", "build_models", "sliding_windows", "read_recordings", "StreamScorer", "StreamUpdate",
            "SigaeError", "DataError", "ConfigError", "RunFolderError",
-           "OutputExistsError", "NotFittedError", "TrainingError", "__version__"]
+           "OutputExistsError", "NotFittedError", "TrainingError", "StreamClosedError", "__version__"]
 
 
 def __getattr__(name):

@@ -44,12 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DataError, SigaeError
+from .errors import DataError, StreamClosedError
 from .windows import Event, EventTracker, PointAccumulator, check_window, window_starts
-
-
-class StreamClosedError(SigaeError, RuntimeError):
-    """``update`` or ``flush`` after :meth:`StreamScorer.flush` ended the recording."""
 
 
 @dataclass
