@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DataError, StreamClosedError
+from .errors import ConfigError, DataError, StreamClosedError, option
 from .windows import Event, EventTracker, PointAccumulator, check_window, window_starts
 
 
@@ -100,6 +100,8 @@ class StreamScorer:
         check_window(self.window, hop)
         self.channels = int(model.config.channels)
         self.merge_gap, self.min_length = event_options(merge_gap, min_length, self.window)
+        if metric not in ("mse", "mae"):
+            raise ConfigError(f"{option('--metric', 'metric')}: unknown metric {metric!r}; choose mse or mae")
         self.metric = metric
         self.threshold = resolve_point_threshold(threshold, windowing, metric)
         self.fs = windowing.get("fs")

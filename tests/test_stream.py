@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sigae
+
 from sigae import DataError, StreamScorer
 from sigae.cli import main
 from sigae.live import StreamClosedError, score_chunks
@@ -161,6 +163,10 @@ def test_bad_chunks_are_refused_and_the_scorer_goes_on(three_channels):
                           score_recording(three_channels, x).point_score)
     with pytest.raises(StreamClosedError):
         scorer.update(x)
+    with pytest.raises(sigae.ConfigError, match="metric: unknown metric 'rmse'"):
+        StreamScorer(three_channels, metric="rmse")
+    with pytest.raises(sigae.ConfigError, match="hop"):
+        StreamScorer(three_channels, hop=0)
     short = StreamScorer(three_channels)
     short.update(x[:10])
     with pytest.raises(DataError, match="shorter than the window of 24 points"):
