@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from .config import AutoencoderConfig  # noqa: E402
 from .errors import (ConfigError, DataError, NotFittedError, OutputExistsError, RunFolderError,  # noqa: E402
-                     SigaeError, TrainingError)
+                     SigaeError, StreamClosedError, TrainingError)
 from .quiet import install as _quiet_tensorflow  # noqa: E402
 from .registration import install as _register_keras_layers  # noqa: E402
 
@@ -21,11 +21,13 @@ _LAZY = {
     "load_signals": "io", "load_array": "io", "save_array": "io", "list_variables": "io",
     "build_models": "network",
     "sliding_windows": "windows", "read_recordings": "recordings",
+    "StreamScorer": "live", "StreamUpdate": "live",
 }
 
 __all__ = ["AutoencoderConfig", "SignalAutoencoder", "load", "load_signals", "load_array", "save_array",
-           "list_variables", "build_models", "sliding_windows", "read_recordings", "SigaeError", "DataError", "ConfigError", "RunFolderError",
-           "OutputExistsError", "NotFittedError", "TrainingError", "__version__"]
+           "list_variables", "build_models", "sliding_windows", "read_recordings", "StreamScorer", "StreamUpdate",
+           "SigaeError", "DataError", "ConfigError", "RunFolderError",
+           "OutputExistsError", "NotFittedError", "TrainingError", "StreamClosedError", "__version__"]
 
 
 def __getattr__(name):

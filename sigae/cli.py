@@ -588,7 +588,7 @@ def _provenance(model, run, source):
             "config_hash": model.config.hash()}
 
 
-def _run_file_parser(prog, description, example, file_help, what="signals"):
+def _run_file_parser(prog, description, example, file_help, what="signals", output_required=True):
     """RUN FILE -o OUTPUT [--batch-size] [--overwrite], plus the input options for signals files."""
     p = _parser(prog, description, example)
     p.add_argument("run", help="run folder written by sigae-train")
@@ -601,9 +601,11 @@ def _run_file_parser(prog, description, example, file_help, what="signals"):
     else:
         p.add_argument("file", help=file_help)
         p.add_argument("--var", default=None, help=f"variable holding the {what} (default: 'latent' if present)")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o", "--output", required=output_required,
                    help="output file: .mat, .npz, .csv or .h5; with several input files a folder (DIR/, one "
-                        "<input stem>.mat each) or a pattern such as out/{stem}.h5")
+                        "<input stem>.mat each) or a pattern such as out/{stem}.h5"
+                        + ("" if output_required else "; live data (FILE -, --follow, .f32): a .csv table, "
+                           "default standard output"))
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help=f"{what} per batch (default: 1024 for the seed architecture, 256 for others)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -704,7 +706,9 @@ def score_parser(prog="sigae-score"):
                                "point_is_anomaly, events, window_score, window_start (docs/guides/recordings.md).",
                          "sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels\n"
                          "  sigae-score runs/windows whole.mat --var series -o scores.mat --labels is_anomaly",
-                         "signals file")
+                         "signals file (a model trained with --window: also - for standard input, or a growing "
+                         "file with --follow, or a raw float32 .f32/.bin file; docs/guides/streaming.md)",
+                         output_required=False)
     p.add_argument("--metric", choices=("mse", "mae"), default="mse", help="per-signal error (default mse)")
     p.add_argument("--threshold", help="a number, 'max' (the largest score of the training signals kept by "
                                        "screening) or a percentile pNN of the validation signals' scores, "
@@ -718,6 +722,16 @@ def score_parser(prog="sigae-score"):
     from .cli_recordings import add_event_options
 
     add_event_options(p)
+    p.add_argument("--follow", action="store_true",
+                   help="model trained with --window: FILE grows (a .csv/.txt of one time point per line, or raw "
+                        "little-endian float32 .f32/.bin, C values per point): score the samples as they are "
+                        "appended, writing each point as soon as it is final (one window later) and each event "
+                        "when it closes; stops on Ctrl-C or after --idle")
+    p.add_argument("--poll", type=_positive_float, default=0.5, metavar="SECONDS",
+                   help="with --follow: seconds between looks for new data (default 0.5)")
+    p.add_argument("--idle", type=_positive_float, default=None, metavar="SECONDS",
+                   help="with --follow: stop (and score the last points) after this many seconds without new data "
+                        "(default: follow until Ctrl-C)")
     return p
 
 
@@ -745,8 +759,18 @@ def cmd_score(args):
     from .scoring import detection_report
     from .streaming import score_to_file
 
+    from .cli_live import is_live, score_live
     from .cli_recordings import check_outputs, files_of, no_event_options, outputs_for, score_windowed
 
+    if is_live(args):
+        config, windowing = _run_setup(args.run)
+        _check_threshold_option(args, windowing)
+        return score_live(args, windowing, config, lambda: _load_run(args.run))
+    for name in ("follow", "idle"):
+        if getattr(args, name):
+            raise ConfigError(f"--{name}: for live data (a FILE that grows); see --help")
+    if args.output is None:
+        raise ConfigError("-o/--output is required (except for live data: FILE -, --follow)")
     files = files_of(args.file)
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
@@ -1067,6 +1091,11 @@ def _show_warning(prog):
     return show
 
 
+def name_allows_stdin(args) -> bool:
+    """FILE ``-`` is standard input for sigae-score (live data)."""
+    return hasattr(args, "follow")
+
+
 def _check_inputs_exist(args) -> None:
     """Answer a missing input at once, before TensorFlow is loaded."""
     from .errors import DataError, RunFolderError
@@ -1076,6 +1105,8 @@ def _check_inputs_exist(args) -> None:
         raise RunFolderError(f"{run_dir}: not a run folder (no such directory)")
     files = getattr(args, "file", None)
     for file in [files] if isinstance(files, str) else files or []:
+        if file == "-" and name_allows_stdin(args):
+            continue
         if not Path(file).exists():
             raise DataError(f"{file}: no such file")
         if Path(file).is_file():

@@ -38,6 +38,10 @@ class TrainingError(SigaeError, RuntimeError):
     """Training could not go on (for example the loss became NaN)."""
 
 
+class StreamClosedError(SigaeError, RuntimeError):
+    """A :class:`sigae.StreamScorer` was given samples after ``flush()`` ended its recording."""
+
+
 # ---------------------------------------------------------------------------- the words of messages
 _COMMAND_LINE = contextvars.ContextVar("sigae_command_line", default=False)
 

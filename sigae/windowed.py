@@ -275,7 +275,10 @@ class RecordingScores:
     per anomaly (flagged runs at most ``merge_gap`` points apart joined, events
     shorter than ``min_length`` points dropped; ``find_events(point_is_anomaly,
     point_score)`` gives the unmerged runs); ``window_start`` / ``window_score``
-    ``(n_windows,)``: each window's first point and mean error.
+    ``(n_windows,)``: each window's first point and mean error;
+    ``point_score_channel`` ``(N, C)`` (recordings of several channels, else
+    None): the same per-point mean for each channel alone, so that
+    ``point_score == point_score_channel.mean(axis=1)`` up to float64 rounding.
     """
 
     point_score: np.ndarray
@@ -289,6 +292,7 @@ class RecordingScores:
     extra: dict = field(default_factory=dict)
     merge_gap: int = 0
     min_length: int = 1
+    point_score_channel: np.ndarray | None = None
 
     def __len__(self):
         return len(self.point_score)
@@ -329,6 +333,18 @@ def _block_windows(model, window: int) -> int:
     return chunk_rows((1, window, model.config.channels), batch)
 
 
+def window_errors(model, windows, batch_size, metric: str, per_channel: bool = False, name: str = "recording"):
+    """``(errors (k, W), per-channel errors (k, W, C) or None)`` of *windows* ``(k, W, C)`` (original units):
+    normalized with the model's stored statistics, reconstructed, compared point by point (normalized units).
+    Batch scoring and :class:`sigae.live.StreamScorer` both go through here."""
+    from .scoring import per_point_error
+
+    _, xn = model._normalize(windows, name)
+    reconstruction = model._reconstruct_normalized(xn, batch_size)
+    errors = per_point_error(xn, reconstruction, metric)
+    return errors, per_point_error(xn, reconstruction, metric, per_channel=True) if per_channel else None
+
+
 def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, codes: bool = False,
                   per_channel: bool = False):
     """``(window starts, window scores or codes, first point, finished point scores, their per-channel
@@ -337,8 +353,6 @@ def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, co
     Points are emitted as soon as no later window can cover them, so memory is
     one block of windows plus ``W`` points, whatever the recording's length.
     """
-    from .scoring import per_point_error
-
     n = rec.length
     total = window_count(n, window, hop)
     per_block = _block_windows(model, window)
@@ -351,12 +365,10 @@ def _score_blocks(model, rec, window: int, hop: int, batch_size, metric: str, co
         if codes:
             yield starts, model.encode(windows, batch_size=batch_size), None, None, None
             continue
-        _, xn = model._normalize(windows, rec.name)
-        reconstruction = model._reconstruct_normalized(xn, batch_size)
-        errors = per_point_error(xn, reconstruction, metric)
+        errors, channel_errors = window_errors(model, windows, batch_size, metric, per_channel, rec.name)
         acc.add(starts, errors)
         if by_channel is not None:
-            by_channel.add(starts, per_point_error(xn, reconstruction, metric, per_channel=True))
+            by_channel.add(starts, channel_errors)
         upto = n if first + per_block >= total else int(window_starts(n, window, hop, first + per_block,
                                                                        first + per_block + 1)[0])
         lo = acc.offset
@@ -388,17 +400,19 @@ def score_recording(model, recording, hop: int = 1, *, threshold=None, metric: s
     merge_gap, min_length = event_options(merge_gap, min_length, window)
     check_recordings([rec], window, hop, model.config.channels)
     value = resolve_point_threshold(threshold, windowing, metric)
-    points, starts, wscores = [], [], []
+    points, starts, wscores, channels = [], [], [], []
     events = EventTracker(merge_gap, min_length)
     for s, ws, _, ps, pc in _score_blocks(model, rec, window, hop, batch_size, metric, per_channel=rec.channels > 1):
         starts.append(s)
         wscores.append(ws)
         points.append(ps)
+        if pc is not None:
+            channels.append(pc)
         events.add(ps > value, ps, pc)
     point_score = np.concatenate(points)
     return RecordingScores(point_score, point_score > value, value, events.close(), np.concatenate(starts),
                            np.concatenate(wscores), metric, windowing.get("fs"), merge_gap=merge_gap,
-                           min_length=min_length)
+                           min_length=min_length, point_score_channel=np.concatenate(channels) if channels else None)
 
 
 def encode_recording(model, recording, hop: int = 1, batch_size: int | None = None):
@@ -605,7 +619,8 @@ def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, thr
     Variables written: ``point_score``, ``point_is_anomaly`` (all recordings one after the other),
     ``window_start`` (1-based), ``window_score``, ``events`` (see :func:`events_matrix`; *merge_gap* and
     *min_length* as in :func:`score_recording`), with several channels ``events_channel_share`` (one row per
-    event: each channel's share of the error), ``recording_length``; with several recordings also
+    event: each channel's share of the error) and ``point_score_channel`` (points x C: each channel's per-point
+    score), ``recording_length``; with several recordings also
     ``point_recording`` / ``window_recording`` (1-based recording of each row); ``threshold``, ``metric``,
     ``window``, ``hop``, ``merge_gap``, ``min_length``, ``fs`` and *extra*. A ``.csv`` *path* holds the columns
     ``point_score``, ``point_is_anomaly`` (and ``point_recording``) under a header line.
@@ -632,6 +647,7 @@ def score_to_file(model, recordings: list[Recording], path, *, hop: int = 1, thr
                 flags = points > value
                 tracker.add(flags, points, per_channel)
                 out.append(point_score=points, point_is_anomaly=flags.astype(np.uint8),
+                           **({"point_score_channel": per_channel} if per_channel is not None else {}),
                            **({"point_recording": np.full(len(points), k, np.int32)} if several else {}))
                 out.append(window_start=starts + 1, window_score=wscores,
                            **({"window_recording": np.full(len(starts), k, np.int32)} if several else {}))

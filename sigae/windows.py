@@ -218,16 +218,18 @@ def check_event_options(merge_gap, min_length) -> None:
 
 
 class _Open:
-    """The event being built: its flagged runs so far, and the per-channel sums of its points and of the
-    unflagged points after its last run (which join it if another run starts within the gap)."""
+    """The event being built: its flagged runs so far and, with per-channel scores, the per-channel sums of its
+    points up to its last flagged point (``sums``) and up to the last point seen (``running``, which become
+    ``sums`` if another run starts within the gap). Sums are added point by point in order, so they do not
+    depend on how the points were cut into blocks."""
 
-    __slots__ = ("start", "stop", "peak", "peak_at", "runs", "flagged", "sums", "pending")
+    __slots__ = ("start", "stop", "peak", "peak_at", "runs", "flagged", "sums", "running", "upto")
 
-    def __init__(self, start, stop, peak, peak_at, flagged, sums):
+    def __init__(self, start, stop, peak, peak_at, flagged):
         self.start, self.stop, self.peak, self.peak_at = start, stop, peak, peak_at
         self.runs, self.flagged = 1, flagged
-        self.sums = sums
-        self.pending = None if sums is None else np.zeros_like(sums)
+        self.sums = self.running = None
+        self.upto = start  # ``running`` holds the sums over points [start, upto)
 
 
 class EventTracker:
@@ -256,13 +258,15 @@ class EventTracker:
         self._seen += k
         if not k:
             return
-        cum = None
-        if channel_scores is not None:
-            per_channel = np.asarray(channel_scores, dtype=np.float64).reshape(k, -1)
-            cum = np.concatenate([np.zeros((1, per_channel.shape[1])), np.cumsum(per_channel, axis=0)])
+        per_channel = None if channel_scores is None else np.asarray(channel_scores, dtype=np.float64).reshape(k, -1)
 
-        def total(a, b):  # per-channel sums over local points [a, b)
-            return None if cum is None else cum[b] - cum[a]
+        def advance(event, to):  # running sums of *event* up to point *to*, point after point (np.cumsum)
+            if per_channel is None or to <= event.upto:
+                return
+            part = per_channel[event.upto - offset:to - offset]
+            if event.running is not None:
+                part = np.concatenate([event.running[None], part])
+            event.running, event.upto = np.cumsum(part, axis=0)[-1], to
 
         edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
         begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
@@ -271,9 +275,6 @@ class EventTracker:
             peak, peak_at = float(scores[j]), offset + j
             event = self._open
             if event is not None and offset + b - event.stop <= self.merge_gap:
-                if cum is not None:  # the unflagged points between the two runs join the event too
-                    event.sums = event.sums + event.pending + total(max(event.stop - offset, 0), e)
-                    event.pending = np.zeros_like(event.sums)
                 same_run = offset + b == event.stop  # a run cut by the end of the last block goes on
                 event.stop, event.runs, event.flagged = offset + e, event.runs + (not same_run), event.flagged + e - b
                 if peak > event.peak:
@@ -281,11 +282,12 @@ class EventTracker:
             else:
                 if event is not None:
                     self._finish(event)
-                self._open = _Open(offset + b, offset + e, peak, peak_at, e - b, total(b, e))
+                event = self._open = _Open(offset + b, offset + e, peak, peak_at, e - b)
+            advance(event, event.stop)  # the unflagged points between two joined runs belong to the event too
+            event.sums = event.running
         event = self._open
         if event is not None:
-            if cum is not None:
-                event.pending = event.pending + total(max(event.stop - offset, 0), k)
+            advance(event, offset + k)
             if self._seen - event.stop > self.merge_gap:  # no later run can join it
                 self._finish(event)
                 self._open = None
