@@ -26,6 +26,7 @@ Generated with a seed per file (``--seed``), so held-back files of the same kind
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -130,7 +131,7 @@ def cross_fitted_pca(x: np.ndarray, k: int, folds: int = 5, seed: int = 0) -> np
     return scores
 
 
-def evaluate(spec: dict, seed: int, preset: str | None, k: int, write: Path | None) -> dict:
+def evaluate(spec: dict, seed: int, preset: str | None, k: int, write: Path | None, options: dict) -> dict:
     import sigae
     from sigae.scoring import auroc
 
@@ -148,7 +149,7 @@ def evaluate(spec: dict, seed: int, preset: str | None, k: int, write: Path | No
            "ceiling": auroc(pca_scores(xs[labels == 0], xs, k), labels),
            "pca_cross": auroc(cross_fitted_pca(xs, k, seed=seed), labels)}
     started = time.perf_counter()
-    model = sigae.SignalAutoencoder(preset=preset) if preset else sigae.SignalAutoencoder()
+    model = sigae.SignalAutoencoder(**({"preset": preset} if preset else {}), **options)
     model.fit(x, seed=seed, verbose=0, log=lambda *a, **kw: None)
     row["train_s"] = time.perf_counter() - started
     result = model.score(x)
@@ -164,15 +165,24 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="four files instead of nine")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first file (each next file: +1)")
     parser.add_argument("--preset", default=None, help="sigae preset to train (default: sigae's default)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a configuration field for sigae (e.g. --set latent_dim=16), as JSON values")
     parser.add_argument("--components", type=int, default=32, help="k of the PCA baselines (default 32)")
     parser.add_argument("--write-files", type=Path, default=None, help="also save each generated file here")
     args = parser.parse_args(argv)
+    options = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        try:
+            options[name] = json.loads(value)
+        except ValueError:
+            options[name] = value
     rows = []
     print("| file | anomalies | sigae | PCA all | PCA cross-fitted | PCA normal only (ceiling) | normal flagged "
           "| anomalies flagged | fresh normal flagged | train s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for i, spec in enumerate(grid(args.quick)):
-        row = evaluate(spec, args.seed + i, args.preset, args.components, args.write_files)
+        row = evaluate(spec, args.seed + i, args.preset, args.components, args.write_files, options)
         rows.append(row)
         print(f"| {row['family']} {row['n']}x{row['length']} noise {row['noise']} | {row['share']:.0%} "
               f"| {row['sigae']:.3f} | {row['pca_all']:.3f} | {row['pca_cross']:.3f} | {row['ceiling']:.3f} "

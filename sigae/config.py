@@ -85,7 +85,7 @@ class AutoencoderConfig:
     channels: int = 1
     encoder: str = "kernels"
     kernel_features: int = 4000
-    kernel_code_share: float = 0.75
+    kernel_code_share: float = 0.5
     filters: tuple[int, ...] = (64, 32)
     kernel_sizes: tuple[int, ...] = (3, 3)
     pool_sizes: tuple[int, ...] = (2, 2)

@@ -476,7 +476,7 @@ class SignalAutoencoder:
         size, scores = 0, []
         for x_orig, xn in pairs:
             rec = self._reconstruct_normalized(xn)
-            scores.append(reconstruction_error(xn, rec))
+            scores.append(reconstruction_error(self.normalizer.transform(x_orig), rec))  # as score() has it
             stats = self.normalizer.signal_stats(x_orig)
             for name, rec_n in (("autoencoder", rec), ("pca", pca.reconstruct(xn))):
                 squares[name][0] += float(np.sum(np.square(rec_n - xn, dtype=np.float64)))
