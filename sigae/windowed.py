@@ -846,29 +846,61 @@ class Envelope:
 def timeline_data(model, recording, hop: int = 1, labels=None, bins: int = 2000, threshold=None,
                   merge_gap: int | None = None, min_length: int = 1) -> dict:
     """What :func:`sigae.plots.plot_timeline` draws, computed block by block: envelopes of the recording
-    (first channel), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events
-    (*merge_gap*, *min_length* as in :func:`score_recording`)."""
+    (``signal_channel``, 1-based: the first channel, or for several the top channel of the highest-peaked
+    event), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events
+    (*merge_gap*, *min_length* as in :func:`score_recording`). For several channels also ``channel_score``
+    ``(C, spans)``: each channel's largest per-point score in each span, and ``event_labels``
+    (:func:`event_labels`: the channel carrying most of each event's error)."""
     windowing = require_windowed(model)
     rec = as_recordings(recording)[0]
     window = windowing["window"]
     merge_gap, min_length = event_options(merge_gap, min_length, window)
     check_recordings([rec], window, hop, model.config.channels)
     value = resolve_point_threshold(threshold, windowing)
-    n = rec.length
-    signal, score, flags = Envelope(n, bins), Envelope(n, bins), Envelope(n, bins)
+    n, several = rec.length, rec.channels > 1
+    signals = [Envelope(n, bins) for _ in range(rec.channels)]
+    score, flags = Envelope(n, bins), Envelope(n, bins)
+    by_channel = [Envelope(n, bins) for _ in range(rec.channels)] if several else []
     tracker = EventTracker(merge_gap, min_length)
     step = 2**20
     for a in range(0, n, step):
-        signal.add(a, rec.read(a, min(n, a + step))[:, 0])
-    for _, _, lo, points, _ in _score_blocks(model, rec, window, hop, None, "mse"):
+        block = rec.read(a, min(n, a + step))
+        for c, envelope in enumerate(signals):
+            envelope.add(a, block[:, c])
+    for _, _, lo, points, per_channel in _score_blocks(model, rec, window, hop, None, "mse", per_channel=several):
         score.add(lo, points)
         flags.add(lo, points > value)
-        tracker.add(points > value, points)
+        tracker.add(points > value, points, per_channel)
+        for c, envelope in enumerate(by_channel):
+            envelope.add(lo, per_channel[:, c])
     truth = None
     if labels is not None:
         truth = Envelope(n, bins)
         truth.add(0, np.asarray(labels).reshape(-1) != 0)
-    return {"n": n, "edges": signal.edges, "signal": (signal.lo, signal.hi), "score": (score.lo, score.hi),
+    events = tracker.close()
+    labelled = event_labels(events)
+    shown = max(labelled, key=lambda lab: lab["peak"])["channel"] if labelled else 1
+    signal = signals[shown - 1]
+    return {"n": n, "edges": signal.edges, "signal": (signal.lo, signal.hi), "signal_channel": shown,
+            "score": (score.lo, score.hi),
             "flags": flags.hi > 0, "labels": None if truth is None else truth.hi > 0, "threshold": value,
-            "events": tracker.close(), "fs": windowing.get("fs"), "window": window, "hop": hop,
-            "channels": rec.channels}
+            "events": events, "fs": windowing.get("fs"), "window": window, "hop": hop,
+            "channels": rec.channels, "channel_score": np.array([e.hi for e in by_channel]) if several else None,
+            "event_labels": labelled}
+
+
+def event_labels(events: list[Event], most: int = 40) -> list[dict]:
+    """What the timeline writes over each event of a recording of several channels: the channel that carries
+    most of its error. One dict per event, the *most* highest-peaked (in time order): ``start``, ``stop``
+    (0-based, half-open), ``peak`` (its peak score), ``channel`` (1-based), ``share`` (its share of the event's error, 0-1) and ``text``
+    (``"ch 3 61%"``). Empty for one channel (events without ``channel_share``)."""
+    shown = sorted(sorted(events, key=lambda e: -e.peak)[:most], key=lambda e: e.start)
+    out = []
+    for e in shown:
+        ranked = e.ranked_channels()
+        if not ranked:
+            continue
+        channel, share = ranked[0]
+        out.append({"start": e.start, "stop": e.stop, "peak": e.peak, "channel": channel + 1, "share": share,
+                    "text": f"ch {channel + 1} {share:.0%}"})
+    return out
