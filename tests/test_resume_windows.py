@@ -116,3 +116,52 @@ def test_sigae_train_resume_of_a_windowed_run(tmp_path, capsys, monkeypatch):
             == json.loads((tmp_path / "whole" / "windowing.json").read_text()))
     code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "cut")
     assert code == 2 and "already complete" in err
+
+
+def test_a_run_stopped_while_calibrating_its_threshold_is_not_complete_and_resumes(tmp_path, monkeypatch):
+    """windowing.json is written with the results, before run.json marks the run complete: a run stopped after
+    its last epoch, while its point threshold is computed, is an interrupted run (not a model of cut signals)
+    and resuming it only computes the threshold."""
+    from sigae import windowed
+
+    x = series(n=800, channels=1)
+    whole = SignalAutoencoder(**CONFIG).fit_recordings(x, 32, 2, run_dir=tmp_path / "whole", **OPTIONS)
+    real = windowed._segment_point_scores
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(windowed, "_segment_point_scores", killed)
+    with pytest.raises(KeyboardInterrupt):
+        SignalAutoencoder(**CONFIG).fit_recordings(x, 32, 2, run_dir=tmp_path / "cut", **OPTIONS)
+    monkeypatch.setattr(windowed, "_segment_point_scores", real)
+    assert json.loads((tmp_path / "cut" / "run.json").read_text())["complete"] is False
+    with pytest.raises(RunFolderError, match="not complete"):
+        sigae.load(tmp_path / "cut")
+    resumed = SignalAutoencoder.resume_recordings(tmp_path / "cut", x, verbose=0, log=lambda *a: None)
+    assert_same_weights(resumed, whole)
+    assert sigae.load(tmp_path / "cut").windowing_ == whole.windowing_
+
+
+def test_sigae_train_resume_of_a_folder_of_recordings(tmp_path, capsys, monkeypatch):
+    """Several files: each read again from the path the run records, in the run's order."""
+    from sigae import cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    x = series(n=1200, channels=1)[:, 0]
+    scipy.io.savemat(data / "a.mat", {"x": x[:700, None]})
+    scipy.io.savemat(data / "b.mat", {"x": x[500:, None]})
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "data", "--var", "x", "--window", "32", "--hop", "2", *FLAGS, "--preset", "reconstruction"]
+    assert run_cli(capsys, *args, "--out", tmp_path / "whole")[0] == 0
+    steps = iter(range(10**6))
+    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: next(steps) == 20))
+    assert run_cli(capsys, *args, "--out", tmp_path / "cut")[0] == 130
+    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: False))
+    monkeypatch.chdir(data)  # the run records absolute paths: the relative "data" given at training time still works
+    code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "cut", "--quiet")
+    assert code == 0, err
+    assert_same_weights(sigae.load(tmp_path / "cut"), sigae.load(tmp_path / "whole"))
+    assert (json.loads((tmp_path / "cut" / "windowing.json").read_text())
+            == json.loads((tmp_path / "whole" / "windowing.json").read_text()))
