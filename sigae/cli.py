@@ -831,7 +831,8 @@ def plot_parser(prog="sigae-plot"):
     p.add_argument("--out", help="folder for the PNG files (default: RUN/plots)")
     p.add_argument("--hop", type=_positive_int, default=1,
                    help="model trained with --window: points between scored windows (default 1); the figure is "
-                        "timeline.png (recording, point score and threshold, events, labels)")
+                        "timeline.png (recording, point score and threshold, events, labels; for several channels each "
+                        "event's top channel and a strip of per-channel scores)")
     from .cli_recordings import add_event_options
 
     add_event_options(p, table=False)

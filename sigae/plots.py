@@ -5,6 +5,7 @@ matplotlib with the Agg backend; every figure is written atomically.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -208,7 +209,7 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
     several = channel_score is not None
     if several:
         fig, (ax, ax_s, ax_c) = plt.subplots(3, 1, figsize=(12, 7.2), sharex=True, layout="constrained",
-                                             gridspec_kw={"height_ratios": [3, 2, 0.4 + 0.25 * len(channel_score)]})
+                                             gridspec_kw={"height_ratios": [3, 2, min(2.5, 0.4 + 0.25 * len(channel_score))]})
     else:
         fig, (ax, ax_s) = plt.subplots(2, 1, figsize=(12, 5.6), sharex=True, layout="constrained",
                                        gridspec_kw={"height_ratios": [3, 2]})
@@ -256,7 +257,8 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
         top = np.nanmax(image) if np.isfinite(image).any() else 1.0
         ax_c.pcolormesh(edges / fs if fs else edges + 1.0, np.arange(len(image) + 1) + 0.5, image, cmap="Reds",
                         vmin=0, vmax=max(top, data["threshold"]), shading="flat")
-        ax_c.set_yticks(range(1, len(image) + 1), [f"ch {c}" for c in range(1, len(image) + 1)], fontsize=7)
+        ticks = range(1, len(image) + 1, max(1, math.ceil(len(image) / 12)))  # at most about 12 names
+        ax_c.set_yticks(ticks, [f"ch {c}" for c in ticks], fontsize=7)
         ax_c.invert_yaxis()
         ax_c.set_ylabel("score by\nchannel", fontsize=9)
         bottom = ax_c
