@@ -205,7 +205,8 @@ def train_parser(prog="sigae-train"):
     add_window_options(p)
     p.add_argument("--out", help="run folder to write (default: runs/<file stem>)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last completed epoch "
-                                                   "(options and signals file come from the run folder)")
+                                                   "(options and signals file come from the run folder; FILE, "
+                                                   "if given, must hold the same data)")
     p.add_argument("--epochs", type=_positive_int, default=100, help="training epochs (default 100)")
     p.add_argument("--batch-size", type=_positive_int, default=100, help="signals per step (default 100)")
     p.add_argument("--validation-split", type=_fraction, default=0.2,
@@ -299,9 +300,16 @@ def cmd_train(args):
         out = Path(args.resume)
         training = _read_training_options(out)
         src = training.get("source") or {}
-        if src.get("windowed") or len(src.get("files") or []) > 1 or len(args.file) > 1:
-            raise SigaeError(f"--resume {out}: runs on windows of recordings or on several files cannot be "
-                             "resumed; train again")
+        if src.get("windowed"):
+            from .cli_recordings import resume_windowed
+
+            try:
+                model = resume_windowed(args, out, src, stop.install(), verbose, say)
+            except TrainingInterrupted as exc:
+                return _interrupted(exc, out)
+            return _report_training(model, out, args.quiet)
+        if len(src.get("files") or []) > 1 or len(args.file) > 1:
+            raise SigaeError(f"--resume {out}: runs on several files of cut signals cannot be resumed; train again")
         file = args.file[0] if args.file else src.get("file")
         if not file:
             raise SigaeError(f"--resume {out}: the run does not record its signals file; give FILE")
@@ -823,7 +831,8 @@ def plot_parser(prog="sigae-plot"):
     p.add_argument("--out", help="folder for the PNG files (default: RUN/plots)")
     p.add_argument("--hop", type=_positive_int, default=1,
                    help="model trained with --window: points between scored windows (default 1); the figure is "
-                        "timeline.png (recording, point score and threshold, events, labels)")
+                        "timeline.png (recording, point score and threshold, events, labels; for several channels each "
+                        "event's top channel and a strip of per-channel scores)")
     from .cli_recordings import add_event_options
 
     add_event_options(p, table=False)

@@ -183,6 +183,34 @@ def train_windowed(args, files, config, out, should_stop, verbose, say=print):
         strategy=args.strategy, mixed_precision=args.mixed_precision, stream=True if args.stream else None)
 
 
+def resume_windowed(args, out, source, should_stop, verbose, say=print):
+    """sigae-train --resume RUN [FILE...] for a run on windows of recordings: the recordings read again (from
+    FILE, or from the files the run records) and checked to be the run's, then training continued."""
+    from .errors import RunFolderError
+    from .estimator import SignalAutoencoder, resume_hint
+    from .windowed import check_same_recordings, stored_recordings
+
+    if not source.get("windowing"):
+        raise RunFolderError(f"--resume {out}: " + resume_hint(out))
+    run = source["windowing"]
+    for name, given, stored in (("--window", args.window, run["window"]), ("--hop", args.hop, run["hop"]),
+                                ("--fs", args.fs, run["fs"])):
+        if given is not None and given != stored and not (name == "--hop" and given == 1):
+            raise ConfigError(f"{name} {given}: the run was started with {name} {stored}; --resume continues it "
+                              "with its own options (drop the option)")
+    if args.file:
+        args.var = args.var or source.get("variable")
+        args.orientation = args.orientation or source.get("orientation")
+        args.time_column = args.time_column or source.get("time_column")
+        recordings = [r for _, recs in read_all(args, files_of(args.file), say=say) for r in recs]
+    else:
+        recordings = stored_recordings(source)
+    check_same_recordings(recordings, source)  # before TensorFlow loads
+    say(f"resuming {out} on {', '.join(dict.fromkeys(r.file for r in recordings))}")
+    return SignalAutoencoder.resume_recordings(out, recordings, verbose=verbose, log=say, should_stop=should_stop,
+                                               tensorboard=args.tensorboard)
+
+
 def windowing_summary(model) -> str:
     w = model.windowing_
     t = w["point_threshold"]

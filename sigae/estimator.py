@@ -165,7 +165,8 @@ class SignalAutoencoder:
             threshold_percentile: float = 99.0, log=print, run_dir=None, overwrite: bool = False,
             should_stop=None, source: dict | None = None, strategy="default",
             mixed_precision: bool = False, callbacks=None, tensorboard=None,
-            validation_rows=None, keep_checkpoints: bool = False, layout: str | None = None) -> "SignalAutoencoder":
+            validation_rows=None, keep_checkpoints: bool = False, layout: str | None = None,
+            after_training=None) -> "SignalAutoencoder":
         """Fit the normalizer on the training split, then train the autoencoder.
 
         *x*: signals ``(n, L)`` or ``(n, L, C)`` in original units; a 3-D *x* in another *layout* is named so
@@ -202,7 +203,9 @@ class SignalAutoencoder:
         validation loss, learning rate and the PCA baseline (needs the ``tensorboard`` package).
         *validation_rows*: the rows to hold out for validation, instead of a
         random *validation_split* fraction (used for windows of recordings,
-        where a random split would leak: :mod:`sigae.windowed`).
+        where a random split would leak: :mod:`sigae.windowed`). *after_training*: called with the model once
+        the weights are final, before the results are written (``sigae.windowed`` computes its point threshold
+        there, so that ``windowing.json`` is in the folder before ``run.json`` marks it complete).
 
         The resume checkpoints (``checkpoints/``: weights and Adam moments, three times the model's size) are
         deleted once the run is complete unless *keep_checkpoints*. If the loss becomes NaN/Inf, the best
@@ -250,7 +253,8 @@ class SignalAutoencoder:
             self._write_setup(run_dir)
         try:
             return self._train(x, run_dir, resume=False, verbose=verbose, log=log, should_stop=should_stop,
-                               strategy=strategy, callbacks=callbacks, tensorboard=tensorboard)
+                               strategy=strategy, callbacks=callbacks, tensorboard=tensorboard,
+                               after_training=after_training)
         finally:
             if run_dir is not None and strategy is not None and not _is_chief_only(strategy):
                 from .training import is_chief
@@ -260,8 +264,11 @@ class SignalAutoencoder:
 
     @classmethod
     def resume(cls, run_dir, x, verbose="auto", log=print, should_stop=None, callbacks=None,
-               tensorboard=None) -> "SignalAutoencoder":
-        """Continue an interrupted run in *run_dir* on the same signals *x*, from its last completed epoch."""
+               tensorboard=None, layout: str | None = None, after_training=None) -> "SignalAutoencoder":
+        """Continue an interrupted run in *run_dir* on the same signals *x*, from its last completed epoch.
+
+        A run on windows of recordings continues with :meth:`resume_recordings` (which calls this with the
+        windows and an *after_training* that writes ``windowing.json``, as in :meth:`fit`)."""
         from .callbacks import fit_callbacks
 
         callbacks = fit_callbacks(callbacks, tensorboard)
@@ -269,16 +276,20 @@ class SignalAutoencoder:
         if is_failed_run(run_dir):
             raise RunFolderError(f"{run_dir}: cannot resume, resuming would repeat the failure; "
                                  + failed_run_message(run_dir, run_state(run_dir)).split(": ", 1)[1])
+        state = _read_json(run_dir / "run.json", run_dir) if (run_dir / "run.json").is_file() else {}
+        if state.get("complete"):  # (its checkpoints are gone too)
+            raise RunFolderError(f"{run_dir}: the run is already complete; nothing to resume")
         for name in ("config.json", "normalizer.json", "training.json", "split.npz", "checkpoints/last.npz"):
             if not (run_dir / name).is_file():
                 raise RunFolderError(f"{run_dir}: cannot resume, {name} is missing"
                                      + (" (no epoch was completed)" if name.startswith("checkpoints") else ""))
-        state = _read_json(run_dir / "run.json", run_dir) if (run_dir / "run.json").is_file() else {}
-        if state.get("complete"):
-            raise RunFolderError(f"{run_dir}: the run is already complete; nothing to resume")
         obj = cls(AutoencoderConfig.load(run_dir / "config.json"))
         obj.normalizer = normalizer_from_dict(_read_json(run_dir / "normalizer.json", run_dir))
         obj.training_ = _read_json(run_dir / "training.json", run_dir)
+        if (obj.training_.get("source") or {}).get("windowed") and after_training is None:
+            raise RunFolderError(f"{run_dir}: a run on windows of recordings; continue it with "
+                                 + option(f"sigae-train --resume {run_dir}",
+                                          f"SignalAutoencoder.resume_recordings('{run_dir}')"))
         with np.load(run_dir / "split.npz", allow_pickle=False) as split:
             obj.train_index_, obj.val_index_ = split["train"], split["val"]
             if "screened" in split:
@@ -286,12 +297,12 @@ class SignalAutoencoder:
         if isinstance(x, SignalDataset):
             obj._check_shape(np.zeros((1, x.shape[1], _channels(x.shape))), str(x.source.path))
         else:
-            x = as_signals(x)
+            x = as_signals(x, layout=layout)
             obj._check_shape(x, "signals")
         if len(x) != obj.training_["n_signals"]:
             raise DataError(f"signals: {len(x)} signals, but the run was started on {obj.training_['n_signals']}")
         return obj._train(x, run_dir, resume=True, verbose=verbose, log=log, should_stop=should_stop,
-                          callbacks=callbacks, tensorboard=tensorboard)
+                          callbacks=callbacks, tensorboard=tensorboard, after_training=after_training)
 
     def _build_for_training(self, strategy, mixed_precision: bool) -> None:
         """Build under the strategy's scope, with the mixed float16 policy if asked."""
@@ -309,7 +320,7 @@ class SignalAutoencoder:
             keras.config.set_dtype_policy(previous)
 
     def _train(self, x, run_dir, resume, verbose, log, should_stop, strategy=None, callbacks=None,
-               tensorboard=None) -> "SignalAutoencoder":
+               tensorboard=None, after_training=None) -> "SignalAutoencoder":
         from . import fastpath
         from .fileutil import write_text
         from .training import TrainingFailed, TrainingInterrupted, set_seed, train_autoencoder
@@ -392,6 +403,8 @@ class SignalAutoencoder:
             write_pca_baseline(tensorboard, self.metrics_)
         if self.history_.warning:
             self.metrics_["warning"] = self.history_.warning
+        if after_training is not None:
+            after_training(self)
         if run_dir is not None:
             self._write_results(run_dir)
             if not t.get("keep_checkpoints", False):
@@ -646,6 +659,13 @@ class SignalAutoencoder:
 
         return fit_recordings(self, recordings, window, hop, **kwargs)
 
+    @classmethod
+    def resume_recordings(cls, run_dir, recordings=None, **kwargs) -> "SignalAutoencoder":
+        """Continue an interrupted :meth:`fit_recordings` run: see :func:`sigae.windowed.resume_recordings`."""
+        from .windowed import resume_recordings
+
+        return resume_recordings(run_dir, recordings, model_class=cls, **kwargs)
+
     def score_recording(self, recording, hop: int = 1, **kwargs):
         """Per-point scores, flags, events of one recording: see :func:`sigae.windowed.score_recording`."""
         from .windowed import score_recording
@@ -787,23 +807,36 @@ def read_run_config(path) -> AutoencoderConfig:
 
 
 def resumable(run_dir) -> bool:
-    """Whether an interrupted run can be resumed: one file of cut signals (not windows of recordings, not several
-    files), as :meth:`SignalAutoencoder.resume` and ``sigae-train --resume`` require."""
-    try:
-        source = json.loads((Path(run_dir) / "training.json").read_text(encoding="utf-8")).get("source") or {}
-    except (OSError, ValueError):
+    """Whether an interrupted run can be resumed: one file of cut signals (not several files), or windows of
+    recordings whose run records its windowing, as :meth:`SignalAutoencoder.resume`,
+    :meth:`SignalAutoencoder.resume_recordings` and ``sigae-train --resume`` require."""
+    source = _training_source(run_dir)
+    if source is None:
         return True  # not known to be otherwise
-    return not source.get("windowed") and len(source.get("files") or []) <= 1
+    if source.get("windowed"):
+        return bool(source.get("windowing"))
+    return len(source.get("files") or []) <= 1
+
+
+def _training_source(run_dir) -> dict | None:
+    try:
+        return json.loads((Path(run_dir) / "training.json").read_text(encoding="utf-8")).get("source") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def resume_hint(run_dir) -> str:
     """How to go on from an interrupted run in *run_dir*, truthfully for runs that cannot be resumed."""
     from .errors import option
 
+    windowed = bool((_training_source(run_dir) or {}).get("windowed"))
     if resumable(run_dir):
         return "continue it with: " + option(f"sigae-train --resume {run_dir}",
-                                              f"SignalAutoencoder.resume('{run_dir}', x)")
-    return ("a run on windows of recordings or on several files cannot be resumed; train it again "
+                                              f"SignalAutoencoder.resume_recordings('{run_dir}')" if windowed
+                                              else f"SignalAutoencoder.resume('{run_dir}', x)")
+    what = ("a run on windows of recordings started by an earlier sigae (which did not record its windowing)"
+            if windowed else "a run on several files")
+    return (f"{what} cannot be resumed; train it again "
             + option(f"(sigae-train ... --out {run_dir} --overwrite)", "(fit(..., overwrite=True))"))
 
 

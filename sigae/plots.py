@@ -5,6 +5,7 @@ matplotlib with the Agg backend; every figure is written atomically.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +190,8 @@ def plot_latent(latent, path, color=None, color_label="score", categorical=False
 
 def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
     """A long recording over time: signal (top, first channel) and per-point score with the threshold (bottom),
-    flagged events shaded red, labelled anomalies shaded green when given.
+    flagged events shaded red, labelled anomalies shaded green when given; for several channels each event
+    labelled with the channel carrying most of its error ("ch 3 61%") and a strip of each channel's score.
 
     *data* is :func:`sigae.windowed.timeline_data`'s: min/max envelopes over about 2,000 spans, so a recording of
     10^7 points draws as fast as one of 10^4 (no line segment per point).
@@ -203,12 +205,19 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
     def steps(values):
         return np.repeat(values, 2)
 
-    fig, (ax, ax_s) = plt.subplots(2, 1, figsize=(12, 5.6), sharex=True, layout="constrained",
-                                   gridspec_kw={"height_ratios": [3, 2]})
+    channel_score = data.get("channel_score")
+    several = channel_score is not None
+    if several:
+        fig, (ax, ax_s, ax_c) = plt.subplots(3, 1, figsize=(12, 7.2), sharex=True, layout="constrained",
+                                             gridspec_kw={"height_ratios": [3, 2, min(2.5, 0.4 + 0.25 * len(channel_score))]})
+    else:
+        fig, (ax, ax_s) = plt.subplots(2, 1, figsize=(12, 5.6), sharex=True, layout="constrained",
+                                       gridspec_kw={"height_ratios": [3, 2]})
     lo, hi = data["signal"]
     ax.fill_between(x, steps(lo), steps(hi), color="black", linewidth=0.6, step=None)
     channels = data.get("channels", 1)
-    ax.set_ylabel("signal (original units)" + (f", channel 1 of {channels}" if channels > 1 else ""), fontsize=9)
+    shown = data.get("signal_channel", 1)
+    ax.set_ylabel("signal (original units)" + (f"\nchannel {shown} of {channels}" if channels > 1 else ""), fontsize=9)
     s_lo, s_hi = data["score"]
     ax_s.fill_between(x, steps(s_lo), steps(s_hi), color="tab:blue", linewidth=0.6)
     ax_s.axhline(data["threshold"], color="black", linestyle="--", linewidth=1,
@@ -230,11 +239,34 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
         axis.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     ax_s.legend(fontsize=8, loc="upper right")
-    ax_s.set_xlabel("time (s, sample 1 at 0 s)" if fs else "sample (1-based)")
+    bottom = ax_s
+    if several:  # which channel carries each event: its label over the event, and each channel's score below
+        rows = []  # the last label's position in each row of labels, so that close events' labels do not overlap
+        for label in data.get("event_labels") or []:
+            middle = (label["start"] + label["stop"] - 1) / 2
+            where = (middle - edges[0]) / max(edges[-1] - edges[0], 1)  # 0-1 along the axis
+            row = next((k for k, last in enumerate(rows) if where - last > 0.06), len(rows))
+            if row == len(rows):
+                rows.append(where)
+            rows[row] = where
+            ax_s.annotate(label["text"], (middle / fs if fs else middle + 1.0, 1.0),
+                          xycoords=ax_s.get_xaxis_transform(), xytext=(0, 2 + 9 * (row % 3)),
+                          textcoords="offset points", ha="center", va="bottom", fontsize=7, color="tab:red",
+                          annotation_clip=False)
+        image = np.where(np.isfinite(channel_score), channel_score, np.nan)
+        top = np.nanmax(image) if np.isfinite(image).any() else 1.0
+        ax_c.pcolormesh(edges / fs if fs else edges + 1.0, np.arange(len(image) + 1) + 0.5, image, cmap="Reds",
+                        vmin=0, vmax=max(top, data["threshold"]), shading="flat")
+        ticks = range(1, len(image) + 1, max(1, math.ceil(len(image) / 12)))  # at most about 12 names
+        ax_c.set_yticks(ticks, [f"ch {c}" for c in ticks], fontsize=7)
+        ax_c.invert_yaxis()
+        ax_c.set_ylabel("score by\nchannel", fontsize=9)
+        bottom = ax_c
+    bottom.set_xlabel("time (s, sample 1 at 0 s)" if fs else "sample (1-based)")
     if not fs:
         from matplotlib.ticker import FuncFormatter
 
-        ax_s.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        bottom.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax_s.set_xlim(x[0], x[-1])
     ax.set_title(f"{title}: {data['n']:,} points, windows of {data['window']} (hop {data['hop']})", fontsize=10)
     return _save(fig, path)

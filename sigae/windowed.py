@@ -171,10 +171,9 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     ``IN_MEMORY_BYTES``). Other keywords go to ``SignalAutoencoder.fit``.
     Sets ``model.windowing_`` and writes ``windowing.json`` into *run_dir*.
     Raises ConfigError / DataError (window longer than a recording, channel
-    counts that differ, ...) before any training.
+    counts that differ, ...) before any training. The run folder records what
+    :func:`resume_recordings` needs to continue an interrupted run.
     """
-    from .fileutil import write_json
-
     recs = as_recordings(recordings)
     if fs is not None and not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
         raise ConfigError(f"{option('--fs', 'fs')}: must be a positive number of samples per second, got {fs!r}")
@@ -201,30 +200,152 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     streamed = stream if stream is not None else (
         any(r.streamed for r in recs) or math.prod(dataset.shape) * 8 > IN_MEMORY_BYTES)
     x = dataset if streamed else dataset.read(0, len(dataset))
-    provenance = {**(source or {}), "windowed": True, **_provenance(recs)}
+    setup = {"window": int(window), "hop": int(hop), "fs": fs, "channels": recs[0].channels,
+             "threshold_percentile": float(threshold_percentile), "streamed": bool(streamed),
+             "paths": [_resolved(r.file) for r in recs], "fingerprints": [fingerprint(r) for r in recs]}
+    provenance = {**(source or {}), "windowed": True, **_provenance(recs), "windowing": setup}
+    finish = _finisher(recs, train, val, how, setup, [{"file": r.file, "var": r.var, "length": r.length}
+                                                      for r in recs])
     model.fit(x, validation_rows=np.arange(n_train, len(dataset)), seed=seed, run_dir=run_dir, overwrite=overwrite,
-              log=log, source=provenance, validation_split=validation_split, layout="NLC", **fit_kwargs)
-    scores, largest = _segment_point_scores(model, recs, train + val, window, hop)
-    quantiles = np.percentile(scores, QUANTILE_LEVELS)
-    model.windowing_ = {
-        "window": int(window), "hop": int(hop), "fs": fs, "channels": recs[0].channels, "split": how,
-        "recordings": [{"file": r.file, "var": r.var, "length": r.length} for r in recs],
-        "segments": {"train": [[s.recording, s.start, s.stop] for s in train],
-                     "validation": [[s.recording, s.start, s.stop] for s in val]},
-        "point_threshold": {"percentile": float(threshold_percentile),
-                            "p": float(np.percentile(scores, threshold_percentile)), "max": largest,
-                            "n_points": int(scores.size), "hop": int(hop), "metric": "mse", "units": "normalized",
-                            "quantile_levels": "0, 0.1, ..., 100", "quantiles": [float(q) for q in quantiles]},
-    }
-    if run_dir is not None and (Path(run_dir) / "run.json").is_file():  # incomplete until windowing.json is there
-        import json
-
-        state_file = Path(run_dir) / "run.json"
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        write_json(state_file, {**state, "complete": False})
-        write_json(Path(run_dir) / WINDOWING_FILE, model.windowing_)
-        write_json(state_file, state)
+              log=log, source=provenance, validation_split=validation_split, layout="NLC", after_training=finish,
+              **fit_kwargs)
     return model
+
+
+def _resolved(file: str) -> str | None:
+    """The absolute path of a recording's file, None for an array (no file)."""
+    path = Path(file)
+    return str(path.resolve()) if path.is_file() else None
+
+
+FINGERPRINT_POINTS = 4096
+
+
+def fingerprint(rec: Recording) -> str:
+    """A short hash of a recording's length, channels and first and last ``FINGERPRINT_POINTS`` points, so a
+    resumed run can tell that it was given other data of the same length."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{rec.length}x{rec.channels}".encode())
+    head = rec.read(0, min(rec.length, FINGERPRINT_POINTS))
+    tail = rec.read(max(0, rec.length - FINGERPRINT_POINTS), rec.length)
+    for part in (head, tail):
+        digest.update(np.ascontiguousarray(part, dtype="<f8").tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _finisher(recs, train, val, how, setup, recordings_info):
+    """The callback that, once the weights are final, sets ``model.windowing_`` (written to ``windowing.json``
+    with the results, before ``run.json`` marks the run complete): the per-point threshold and its quantiles."""
+    window, hop, percentile = setup["window"], setup["hop"], setup["threshold_percentile"]
+
+    def finish(model):
+        scores, largest = _segment_point_scores(model, recs, train + val, window, hop)
+        quantiles = np.percentile(scores, QUANTILE_LEVELS)
+        model.windowing_ = {
+            "window": int(window), "hop": int(hop), "fs": setup["fs"], "channels": setup["channels"], "split": how,
+            "recordings": recordings_info,
+            "segments": {"train": [[s.recording, s.start, s.stop] for s in train],
+                         "validation": [[s.recording, s.start, s.stop] for s in val]},
+            "point_threshold": {"percentile": float(percentile),
+                                "p": float(np.percentile(scores, percentile)), "max": largest,
+                                "n_points": int(scores.size), "hop": int(hop), "metric": "mse", "units": "normalized",
+                                "quantile_levels": "0, 0.1, ..., 100", "quantiles": [float(q) for q in quantiles]},
+        }
+
+    return finish
+
+
+def resume_recordings(run_dir, recordings=None, *, verbose="auto", log=print, should_stop=None, callbacks=None,
+                      tensorboard=None, model_class=None):
+    """Continue an interrupted :func:`fit_recordings` run in *run_dir* from its last completed epoch; return the
+    model, as the uninterrupted run would have ended (same weights, same ``windowing.json``).
+
+    *recordings*: the run's recordings (arrays ``(N,)``/``(N, C)``, :class:`Recording` s, a list), or None to
+    read them again from the files the run records (``training.json``). The windows and their split are
+    recomputed from what the run folder stores (window, hop, seed, validation split); recordings that are not
+    the run's (another count, length, channel count, or other values) raise DataError before any training.
+    Raises RunFolderError for a folder that is not an interrupted windowed run, or was started by a sigae that
+    did not record its windowing.
+    """
+    import json
+
+    from .errors import RunFolderError
+
+    if model_class is None:
+        from .estimator import SignalAutoencoder as model_class
+    run_dir = Path(run_dir)
+    try:
+        training = json.loads((run_dir / "training.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{run_dir}: cannot resume, training.json is missing") from None
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{run_dir}: training.json is unreadable ({exc})") from None
+    source = training.get("source") or {}
+    if not source.get("windowed"):
+        raise RunFolderError(f"{run_dir}: a run on cut signals, not on windows of recordings; continue it with "
+                             + option(f"sigae-train --resume {run_dir}", f"SignalAutoencoder.resume('{run_dir}', x)"))
+    setup = source.get("windowing")
+    if not setup:
+        raise RunFolderError(f"{run_dir}: this windowed run was started by an earlier sigae that did not record its "
+                             "windowing, so it cannot be resumed; train it again")
+    stored = source.get("recordings") or []
+    recs = stored_recordings(source) if recordings is None else as_recordings(recordings)
+    check_same_recordings(recs, source)
+    window, hop = setup["window"], setup["hop"]
+    train, val, how = split_segments(recs, window, training["validation_split"], training.get("seed"))
+    dataset = WindowDataset(recs, window, hop, train + val)
+    n_train = int(dataset.offsets[len(train)])
+    log(f"{len(dataset)} windows of {window} points (hop {hop}) from {len(recs)} recording(s): {n_train} training, "
+        f"{len(dataset) - n_train} validation; {how}")
+    x = dataset if setup["streamed"] else dataset.read(0, len(dataset))
+    finish = _finisher(recs, train, val, how, setup, [{"file": r["file"], "var": r["var"], "length": r["length"]}
+                                                      for r in stored])
+    return model_class.resume(run_dir, x, verbose=verbose, log=log, should_stop=should_stop, callbacks=callbacks,
+                              tensorboard=tensorboard, layout="NLC", after_training=finish)
+
+
+def stored_recordings(source: dict) -> list[Recording]:
+    """The recordings a windowed run was trained on, read again from the files its ``training.json`` records
+    (in the same order, with the same variable, orientation and time column). DataError when a file is gone
+    or the run was trained on arrays."""
+    from .recordings import read_recordings
+
+    setup = source["windowing"]
+    stored = source.get("recordings") or []
+    files = []
+    for info, path in zip(stored, setup["paths"]):
+        if path is None:
+            raise DataError(f"{info['file']}: the run was trained on arrays, not on files; give the recordings "
+                            "again: SignalAutoencoder.resume_recordings(run_dir, recordings)")
+        if path not in files:
+            files.append(path)
+    recs = []
+    for path in files:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: the run's recording file is gone; give the file (sigae-train --resume RUN "
+                            "FILE)")
+        recs += read_recordings(path, source.get("variable"), orientation=source.get("orientation"),
+                                time_column=source.get("time_column"))
+    return recs
+
+
+def check_same_recordings(recs: list[Recording], source: dict) -> None:
+    """DataError unless *recs* are the recordings a windowed run was started on: their count, lengths, channel
+    counts and fingerprints (:func:`fingerprint`) as ``training.json`` records them."""
+    setup = source["windowing"]
+    stored = source.get("recordings") or []
+    if len(recs) != len(stored):
+        raise DataError(f"{len(recs)} recording(s), but the run was started on {len(stored)} "
+                        f"({', '.join(sorted({r['file'] for r in stored}))})")
+    for k, (r, info, mark) in enumerate(zip(recs, stored, setup["fingerprints"]), 1):
+        was = f"recording {k} of the run ({info['file']}" + (f" '{info['var']}')" if info.get("var") else ")")
+        if r.length != info["length"] or r.channels != setup["channels"]:
+            raise DataError(f"{r.name}: {r.length} points x {r.channels} channel(s), but {was} has "
+                            f"{info['length']} x {setup['channels']}; not the data the run was started on")
+        if fingerprint(r) != mark:
+            raise DataError(f"{r.name}: other values than {was}, of the same length; not the data the run was "
+                            "started on")
 
 
 def _segment_point_scores(model, recs, segments, window: int, hop: int) -> tuple[np.ndarray, float]:
@@ -725,29 +846,61 @@ class Envelope:
 def timeline_data(model, recording, hop: int = 1, labels=None, bins: int = 2000, threshold=None,
                   merge_gap: int | None = None, min_length: int = 1) -> dict:
     """What :func:`sigae.plots.plot_timeline` draws, computed block by block: envelopes of the recording
-    (first channel), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events
-    (*merge_gap*, *min_length* as in :func:`score_recording`)."""
+    (``signal_channel``, 1-based: the first channel, or for several the top channel of the highest-peaked
+    event), of the point score, of the flags and of *labels* ``(N,)``, the threshold, the events
+    (*merge_gap*, *min_length* as in :func:`score_recording`). For several channels also ``channel_score``
+    ``(C, spans)``: each channel's largest per-point score in each span, and ``event_labels``
+    (:func:`event_labels`: the channel carrying most of each event's error)."""
     windowing = require_windowed(model)
     rec = as_recordings(recording)[0]
     window = windowing["window"]
     merge_gap, min_length = event_options(merge_gap, min_length, window)
     check_recordings([rec], window, hop, model.config.channels)
     value = resolve_point_threshold(threshold, windowing)
-    n = rec.length
-    signal, score, flags = Envelope(n, bins), Envelope(n, bins), Envelope(n, bins)
+    n, several = rec.length, rec.channels > 1
+    signals = [Envelope(n, bins) for _ in range(rec.channels)]
+    score, flags = Envelope(n, bins), Envelope(n, bins)
+    by_channel = [Envelope(n, bins) for _ in range(rec.channels)] if several else []
     tracker = EventTracker(merge_gap, min_length)
     step = 2**20
     for a in range(0, n, step):
-        signal.add(a, rec.read(a, min(n, a + step))[:, 0])
-    for _, _, lo, points, _ in _score_blocks(model, rec, window, hop, None, "mse"):
+        block = rec.read(a, min(n, a + step))
+        for c, envelope in enumerate(signals):
+            envelope.add(a, block[:, c])
+    for _, _, lo, points, per_channel in _score_blocks(model, rec, window, hop, None, "mse", per_channel=several):
         score.add(lo, points)
         flags.add(lo, points > value)
-        tracker.add(points > value, points)
+        tracker.add(points > value, points, per_channel)
+        for c, envelope in enumerate(by_channel):
+            envelope.add(lo, per_channel[:, c])
     truth = None
     if labels is not None:
         truth = Envelope(n, bins)
         truth.add(0, np.asarray(labels).reshape(-1) != 0)
-    return {"n": n, "edges": signal.edges, "signal": (signal.lo, signal.hi), "score": (score.lo, score.hi),
+    events = tracker.close()
+    labelled = event_labels(events)
+    shown = max(labelled, key=lambda lab: lab["peak"])["channel"] if labelled else 1
+    signal = signals[shown - 1]
+    return {"n": n, "edges": signal.edges, "signal": (signal.lo, signal.hi), "signal_channel": shown,
+            "score": (score.lo, score.hi),
             "flags": flags.hi > 0, "labels": None if truth is None else truth.hi > 0, "threshold": value,
-            "events": tracker.close(), "fs": windowing.get("fs"), "window": window, "hop": hop,
-            "channels": rec.channels}
+            "events": events, "fs": windowing.get("fs"), "window": window, "hop": hop,
+            "channels": rec.channels, "channel_score": np.array([e.hi for e in by_channel]) if several else None,
+            "event_labels": labelled}
+
+
+def event_labels(events: list[Event], most: int = 40) -> list[dict]:
+    """What the timeline writes over each event of a recording of several channels: the channel that carries
+    most of its error. One dict per event, the *most* highest-peaked (in time order): ``start``, ``stop``
+    (0-based, half-open), ``peak`` (its peak score), ``channel`` (1-based), ``share`` (its share of the event's error, 0-1) and ``text``
+    (``"ch 3 61%"``). Empty for one channel (events without ``channel_share``)."""
+    shown = sorted(sorted(events, key=lambda e: -e.peak)[:most], key=lambda e: e.start)
+    out = []
+    for e in shown:
+        ranked = e.ranked_channels()
+        if not ranked:
+            continue
+        channel, share = ranked[0]
+        out.append({"start": e.start, "stop": e.stop, "peak": e.peak, "channel": channel + 1, "share": share,
+                    "text": f"ch {channel + 1} {share:.0%}"})
+    return out

@@ -352,8 +352,9 @@ def test_labels_variable_is_not_taken_for_the_recording(tmp_path):
     assert rec.var == "x" and np.array_equal(rec.to_array()[:, 0], x)
 
 
-def test_an_interrupted_windowed_run_does_not_promise_resume(tmp_path, capsys, monkeypatch):
-    """--resume refuses runs on windows of recordings, so Ctrl-C and loading the folder must not suggest it."""
+def test_an_interrupted_windowed_run_promises_resume_only_when_it_can(tmp_path, capsys, monkeypatch):
+    """Ctrl-C and loading the folder say how to resume a windowed run (tests/test_resume_windows.py resumes
+    them); a folder from an earlier sigae, which did not record its windowing, is not promised a resume."""
     import sigae
     import sigae.cli as cli
     from sigae import RunFolderError
@@ -362,13 +363,19 @@ def test_an_interrupted_windowed_run_does_not_promise_resume(tmp_path, capsys, m
     monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
     code, _, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "32", "--hop", "4", "--out",
                            tmp_path / "run", *FLAGS)
-    assert code == 130
-    assert "--resume" not in err and "cannot be resumed; train it again" in err and "--overwrite" in err
+    assert code == 130 and f"resume with: sigae-train --resume {tmp_path / 'run'}" in err, err
+    with pytest.raises(RunFolderError, match=r"SignalAutoencoder\.resume_recordings\("):
+        sigae.load(tmp_path / "run")
+    code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "run")
+    assert code == 2 and "no epoch was completed" in err
+    training = json.loads((tmp_path / "run" / "training.json").read_text())
+    del training["source"]["windowing"]  # as an earlier sigae wrote it
+    (tmp_path / "run" / "training.json").write_text(json.dumps(training))
     with pytest.raises(RunFolderError) as exc:
         sigae.load(tmp_path / "run")
-    assert "cannot be resumed" in str(exc.value) and "resume(" not in str(exc.value)
+    assert "cannot be resumed; train it again" in str(exc.value) and "resume(" not in str(exc.value)
     code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "run")
-    assert code == 2 and "cannot be resumed" in err
+    assert code == 2 and "cannot be resumed" in err and "--overwrite" in err
 
 
 def test_a_model_of_recordings_checks_its_inputs_before_tensorflow_loads(run, tmp_path):

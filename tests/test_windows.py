@@ -479,3 +479,37 @@ def test_no_training_point_is_above_the_max_over_training_points(windowed_model)
     result = model.score_recording(x, model.windowing_["hop"], threshold="max")  # the hop it was trained with
     assert not result.point_is_anomaly.any() and not result.events
     assert result.point_score.max() == model.windowing_["point_threshold"]["max"]
+
+
+def test_timeline_of_four_channels_labels_each_event_with_its_channel(tmp_path):
+    """An anomaly injected in channel 3 of 4: every event on it is labelled "ch 3" in the timeline, and the
+    figure gets a strip of each channel's score."""
+    from sigae import SignalAutoencoder
+    from sigae.plots import plot_timeline
+    from sigae.windowed import event_labels, timeline_data
+
+    t = np.arange(3000)
+    rng = np.random.default_rng(7)
+    x = np.column_stack([np.sin(2 * np.pi * t / p) for p in (40, 25, 60, 33)])
+    x = x + 0.05 * rng.standard_normal(x.shape)
+    model = SignalAutoencoder(filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2), latent_dim=4, decoder="mirror")
+    model.fit_recordings(x[:1500], 32, 4, epochs=1, batch_size=32, seed=0, verbose=0, log=lambda *a: None)
+    y = x.copy()
+    y[2000:2020, 2] += 3.0  # a level shift in channel 3 (0-based 2)
+    y[2600, 2] -= 5.0  # and a spike
+    labels = np.zeros(3000)
+    labels[2000:2020] = labels[2600] = 1
+    data = timeline_data(model, y, labels=labels)
+    assert data["channel_score"].shape == (4, len(data["edges"]) - 1)
+    on_anomaly = [lab for lab in data["event_labels"] if lab["start"] <= 2019 and lab["stop"] > 2000
+                  or lab["start"] <= 2600 < lab["stop"]]
+    assert len(on_anomaly) == 2
+    assert [lab["channel"] for lab in on_anomaly] == [3, 3] and all(lab["share"] > 0.5 for lab in on_anomaly)
+    assert on_anomaly[0]["text"] == f"ch 3 {on_anomaly[0]['share']:.0%}"
+    # the labels are the events' top channels, one per event (the highest-peaked ones when there are many)
+    events = data["events"]
+    assert [lab["channel"] for lab in event_labels(events)] == [e.ranked_channels()[0][0] + 1 for e in events]
+    assert len(event_labels(events * 3, most=5)) == 5 and event_labels([Event(0, 5, 1.0)]) == []
+    path = plot_timeline(data, tmp_path / "timeline.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data["signal_channel"] == 3  # the top panel shows the channel of the highest event
