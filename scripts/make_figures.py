@@ -6,7 +6,7 @@ scores the file and draws the run's figures with sigae's own code, exactly as
 these commands (the getting-started ones, with --epochs 30), run from the
 project root in a scratch folder:
 
-    sigae-train sample_data/signals.mat --out runs/signals --epochs 30 --seed 0 --quiet
+    sigae-train sample_data/signals.mat --out runs/signals --epochs 30 --seed 0
     sigae-score runs/signals sample_data/signals.mat -o scores.mat --labels labels
     sigae-plot runs/signals sample_data/signals.mat --labels labels --out docs/img --overwrite
 
@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data" / "signals.mat"
+EPOCH_LINE = re.compile(r"^epoch \d+/\d+ - ")
 MARKER = re.compile(r"^\s*<!--\s*output-generated:\s*scripts/make_figures\.py\s+(?P<step>\w+)\s*-->\s*$")
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
@@ -93,8 +94,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="sigae-figures-") as tmp, contextlib.chdir(tmp):
         (Path(tmp) / "sample_data").symlink_to(data.parent, target_is_directory=True)
         signals = f"sample_data/{data.name}"  # the paths the pages show
-        steps = [("train", [signals, "--out", "runs/signals", "--epochs", str(args.epochs), "--seed", str(args.seed),
-                            "--quiet"]),
+        steps = [("train", [signals, "--out", "runs/signals", "--epochs", str(args.epochs), "--seed", str(args.seed)]),
                  ("score", ["runs/signals", signals, "-o", "scores.mat", "--labels", "labels"]),
                  ("plot", ["runs/signals", signals, "--labels", "labels", "--out", out, "--overwrite"])]
         for name, command in steps:
@@ -105,7 +105,9 @@ def main(argv=None) -> int:
             print(printed.getvalue(), end="", flush=True)
             if code:
                 return code
-            outputs[name] = printed.getvalue()
+            # the summary, without the per-epoch lines (the pages say one is printed per epoch)
+            outputs[name] = "".join(line for line in printed.getvalue().splitlines(keepends=True)
+                                    if not EPOCH_LINE.match(line))
     if args.no_pages or data != DATA.resolve():
         print("pages not updated" + ("" if args.no_pages else f" (--data is not {DATA.relative_to(ROOT)})"))
         return 0

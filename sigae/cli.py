@@ -436,7 +436,7 @@ def _report_training(model, out, quiet: bool = False) -> int:
     for name, what in (("model.keras", "the trained autoencoder (encoder and decoder inside)"),
                        ("config.json", "architecture"), ("normalizer.json", "normalization statistics"),
                        ("history.csv", "loss per epoch"), ("metrics.json", "final errors, PCA baseline"),
-                       ("threshold.json", "anomaly threshold from the training signals"),
+                       ("threshold.json", "anomaly threshold, calibrated on the validation signals"),
                        ("windowing.json", "window, hop, fs, split and per-point threshold"),
                        ("loss.png", "loss curves"), ("reconstructions.png", "validation reconstructions"),
                        ("checkpoints/", "best and last checkpoints (weights + optimizer state)")):
@@ -546,7 +546,7 @@ def training_summary(metrics: dict) -> str:
         lines.append(f"note: this model's codes are made for downstream analysis (classification, clustering, "
                      f"similarity search): {kernel_dims} of its {k} numbers summarize random-kernel features, "
                      f"{k - kernel_dims} are PCA of the signals, so it reconstructs coarser than PCA-{k} by design; "
-                     "for reconstruction and anomaly scores train with --preset reconstruction")
+                     "for reconstruction train with --preset reconstruction")
     elif max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
         lines.append(f"note: both reconstruct the held-out {unit}s to float rounding (MSE below {EXACT_MSE:g}): "
                      f"these {unit}s have at most {k} dimensions, and PCA-{k} describes them exactly")

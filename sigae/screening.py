@@ -68,6 +68,9 @@ def screen_rare(blocks: Callable[[np.ndarray], Iterable[np.ndarray]], n: int, n_
 
 FOLDS = 5
 ERROR_CUTOFF = 4.0
+ERROR_FLOOR = 1e-8
+"""Cross-fitted errors (MSE, normalized units: spread 1) below this are exact reconstructions, whose spread is
+float rounding; no signal at or below it is left out."""
 
 
 def screen_cross_fitted(blocks: Callable[[np.ndarray], Iterable[np.ndarray]], n: int, n_components: int,
@@ -101,5 +104,5 @@ def screen_cross_fitted(blocks: Callable[[np.ndarray], Iterable[np.ndarray]], n:
     median = np.median(logs[training])
     spread = 1.4826 * np.median(np.abs(logs[training] - median))
     if spread > 0:
-        keep &= (logs - median) / spread <= cutoff
+        keep &= ((logs - median) / spread <= cutoff) | (errors <= ERROR_FLOOR)
     return keep
