@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .io.text import is_number
 
 BINARY_SUFFIXES = (".f32", ".bin")
 TEXT_SUFFIXES = (".csv", ".txt")
@@ -45,14 +46,6 @@ def is_live(args) -> bool:
 
 
 # ---------------------------------------------------------------------------- parsing
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 class TextSamples:
     """Lines of text to samples ``(m, C)``, fed bytes as they come; errors name the 1-based line."""
 
@@ -83,7 +76,7 @@ class TextSamples:
                 continue
             fields = self._fields(line)
             first, self.started = not self.started, True
-            if first and any(f and not _is_number(f) for f in fields):  # an empty field is a missing value
+            if first and any(f and not is_number(f) for f in fields):  # an empty field is a missing value
                 self._header(fields)  # the first line holds words: a header
                 continue
             columns = list(enumerate(fields, 1))
@@ -91,7 +84,7 @@ class TextSamples:
                 del columns[self.time_column]  # the time axis (a clock such as 12:00:01 too)
             numbers = []
             for column, text_field in columns:
-                value = float(text_field) if _is_number(text_field) else None
+                value = float(text_field) if is_number(text_field) else None
                 if value is None or not math.isfinite(value):
                     what = "is not a number" if value is None else "is not a finite number"
                     return self._rows(rows), DataError(

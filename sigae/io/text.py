@@ -44,7 +44,8 @@ def _fields(line: str, delimiter: str | None, trailing=False) -> list[str]:
     return [f.strip().strip('"').strip() for f in line.split(delimiter)]
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether *text* reads as a float (as float() reads it: "nan", "1e3" and " 2 " included)."""
     try:
         float(text)
     except ValueError:
@@ -62,7 +63,7 @@ def _first_problem(where, lines, delimiter, trailing, text=()) -> DataError:
             if field == "":
                 return DataError(f"{where}: line {number}, column {column} is empty (a missing value); "
                                  "fill it in or remove the line")
-            if not _is_number(field) and column - 1 not in text:
+            if not is_number(field) and column - 1 not in text:
                 return DataError(f"{where}: line {number}, column {column}: {_clean(repr(field))} is not a number")
         if width is None:
             width, first = len(fields), number
@@ -82,7 +83,7 @@ def _table_node(path, where) -> _LeafNode | _TableNode:
         raise DataError(f"{where}: holds no numbers")
     delimiter = _delimiter(lines[0][1])
     header, first_line = None, lines[0]
-    if any(field and not _is_number(field) for field in _fields(lines[0][1], delimiter)):
+    if any(field and not is_number(field) for field in _fields(lines[0][1], delimiter)):
         header = lines[0][1]  # a header line: it holds words
         lines = lines[1:]
         if not lines:
@@ -101,7 +102,7 @@ def _table_node(path, where) -> _LeafNode | _TableNode:
         if not text:
             raise _first_problem(where, lines, delimiter, trailing) from exc
         names = _header_names(header, delimiter, len(_fields(rows[0], delimiter)), trailing)
-        if names is None or all(_is_number(n) for j, n in enumerate(names) if j not in text):
+        if names is None or all(is_number(n) for j, n in enumerate(names) if j not in text):
             # no names, or a first line of data that its text made look like a header: text needs a header
             raise _first_problem(where, ([first_line] if names else []) + lines, delimiter, trailing) from exc
         numeric = [j for j in range(len(names)) if j not in text]
@@ -125,7 +126,7 @@ def _text_columns(rows, delimiter) -> list[int]:
     width = len(split[0])
     if delimiter is None or any(len(fields) != width for fields in split):
         return []
-    text = [j for j in range(width) if all(fields[j] and not _is_number(fields[j]) for fields in split)]
+    text = [j for j in range(width) if all(fields[j] and not is_number(fields[j]) for fields in split)]
     return text if len(text) < width else []
 
 
