@@ -1,13 +1,13 @@
-"""sigae.export / sigae-export: SavedModel, LiteRT (TFLite) float32 and int8, ONNX; normalization built in;
-each export reloaded by its own runtime and compared with sigae's output (which runs through sigae.fastpath)."""
+"""sigae.export.model / sigae-export: SavedModel, LiteRT (TFLite) float32 and int8, ONNX; normalization built in;
+each export reloaded by its own runtime and compared with sigae's output (which runs through sigae.model.fastpath)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sigae import ConfigError, OutputExistsError, SignalAutoencoder
-from sigae.export import ExportError, export_model, run_export
-from sigae.fastpath import folded_decoder_ok, fused_encoder_ok
+from sigae.export.model import ExportError, export_model, run_export
+from sigae.model.fastpath import folded_decoder_ok, fused_encoder_ok
 
 from conftest import TINY, make_signals
 
@@ -16,7 +16,7 @@ CODE_TOL = 1e-5
 
 
 def _tflite_codes(path, x):
-    """Codes from the LiteRT interpreter called directly (not through sigae.export's runner)."""
+    """Codes from the LiteRT interpreter called directly (not through sigae.export.model's runner)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # TensorFlow's own, deprecated in favour of LiteRT
@@ -168,7 +168,7 @@ def test_bad_options_write_nothing(trained, tmp_path):
 def test_cli_export(trained, tmp_path, capsys):
     import scipy.io
 
-    from sigae.cli import main
+    from sigae.cli.main import main
 
     model, run, x = trained
     data = tmp_path / "x.mat"
@@ -190,7 +190,7 @@ def test_cli_export(trained, tmp_path, capsys):
 
 
 def test_onnx_without_its_packages_is_one_line(trained, tmp_path, capsys, monkeypatch):
-    from sigae.cli import main
+    from sigae.cli.main import main
 
     model, run, x = trained
     monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)  # import tf2onnx now raises ImportError
@@ -284,7 +284,7 @@ def test_moderate_offsets_export_as_before(tmp_path):
 def test_cli_export_refuses_a_large_offset_and_takes_input_offset(offset_model, tmp_path, capsys):
     import scipy.io
 
-    from sigae.cli import main
+    from sigae.cli.main import main
 
     model, x = offset_model
     run = model.save(tmp_path / "run")

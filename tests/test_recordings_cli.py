@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from sigae import DataError
-from sigae.cli import main
+from sigae.cli.main import main
 
 FLAGS = ["--epochs", "2", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0", "--quiet"]
 SAY = FLAGS[:-1]  # without --quiet: the notes are what these tests read
@@ -218,7 +218,7 @@ def test_cell_of_recordings_scored_into_one_file(run, tmp_path, capsys):
 
 
 def test_streamed_v73_training(tmp_path, capsys):
-    from sigae.streaming import write_mat73_header
+    from sigae.estimator.streaming import write_mat73_header
 
     path = tmp_path / "big.mat"
     with h5py.File(path, "w", userblock_size=512) as f:
@@ -341,7 +341,7 @@ def test_many_files_of_cut_signals_streamed(tmp_path, capsys, signals):
 
 def test_labels_variable_is_not_taken_for_the_recording(tmp_path):
     """Without --var, a file holding the recording and its --labels vector names the recording by itself."""
-    from sigae.recordings import read_recordings
+    from sigae.data.recordings import read_recordings
 
     rng = np.random.default_rng(0)
     x, labels = rng.standard_normal(500), np.zeros(500, dtype=np.uint8)
@@ -356,7 +356,7 @@ def test_an_interrupted_windowed_run_promises_resume_only_when_it_can(tmp_path, 
     """Ctrl-C and loading the folder say how to resume a windowed run (tests/test_resume_windows.py resumes
     them); a folder from an earlier sigae, which did not record its windowing, is not promised a resume."""
     import sigae
-    import sigae.cli as cli
+    import sigae.cli.main as cli
     from sigae import RunFolderError
 
     scipy.io.savemat(tmp_path / "a.mat", {"x": recording(600)[0][:, None]})
@@ -390,7 +390,7 @@ def test_a_model_of_recordings_checks_its_inputs_before_tensorflow_loads(run, tm
                             "-o", tmp_path / "s.mat"),
                            ("encode", out, folder / "whole.mat", "--var", "nope", "-o", tmp_path / "c.mat"),
                            ("plot", out, folder / "whole.mat", "--var", "nope", "--out", tmp_path / "p")]:
-        code = (f"import sys\nfrom sigae.cli import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
+        code = (f"import sys\nfrom sigae.cli.main import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
                 "print(code, 'tensorflow' in sys.modules)")
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert result.stdout.splitlines()[-1].split() == ["2", "False"], (command, argv, result.stderr)

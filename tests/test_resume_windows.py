@@ -11,7 +11,7 @@ from test_recordings_cli import FLAGS, run_cli
 
 import sigae
 from sigae import DataError, RunFolderError, SignalAutoencoder
-from sigae.training import TrainingInterrupted
+from sigae.training.loop import TrainingInterrupted
 
 # restore_best off: the weights compared are those of the last epoch, not a restored PCA start
 CONFIG = {**TINY, "decoder": "mirror", "restore_best": False}
@@ -78,7 +78,7 @@ def test_resume_refuses_other_recordings(tmp_path):
     with pytest.raises(DataError, match="trained on arrays"):  # nothing to read them again from
         SignalAutoencoder.resume_recordings(tmp_path / "cut", verbose=0, log=lambda *a: None)
     with pytest.raises(RunFolderError, match="training.json is missing"):
-        sigae.windowed.resume_recordings(tmp_path / "nope")  # no training.json
+        sigae.estimator.windowed.resume_recordings(tmp_path / "nope")  # no training.json
     assert not (tmp_path / "cut" / "windowing.json").exists()
 
 

@@ -1,4 +1,4 @@
-"""Screening the training signals for rare directions (sigae.screening) and its use in fit."""
+"""Screening the training signals for rare directions (sigae.evaluation.screening) and its use in fit."""
 
 import json
 
@@ -7,8 +7,8 @@ import pytest
 
 from sigae import AutoencoderConfig, ConfigError, SignalAutoencoder
 from sigae import load as sigae_load
-from sigae.screening import screen_rare
-from sigae.scoring import PCABaseline, auroc
+from sigae.evaluation.screening import screen_rare
+from sigae.evaluation.scoring import PCABaseline, auroc
 
 from conftest import TINY, make_signals
 
@@ -87,7 +87,7 @@ def test_fit_leaves_screened_signals_out_and_says_so(tmp_path):
 
 
 def test_streamed_fit_screens_the_same_rows(tmp_path):
-    from sigae.io import open_signal_dataset
+    from sigae.data.io import open_signal_dataset
 
     x, _ = spiked(n=400, length=64, n_anomalies=5, seed=4)
     np.save(tmp_path / "x.npy", x)
@@ -111,7 +111,7 @@ def test_rare_fraction_in_config_presets_and_old_files():
 
 
 def test_interrupted_run_with_screened_rows_resumes_to_the_same_weights(tmp_path):
-    from sigae.training import TrainingInterrupted
+    from sigae.training.loop import TrainingInterrupted
 
     x, _ = spiked(n=400, length=64, n_anomalies=5, seed=4)
     # restore_best off: the weights compared are those of the last epoch, not a restored PCA start
@@ -130,7 +130,7 @@ def test_interrupted_run_with_screened_rows_resumes_to_the_same_weights(tmp_path
 
 @pytest.mark.parametrize("value", ["0.5", "-1", "abc", "nan"])
 def test_rare_fraction_option_range_is_one_line(tmp_path, capsys, value):
-    from sigae.cli import main
+    from sigae.cli.main import main
 
     x = make_signals(n=40, length=64)
     np.save(tmp_path / "x.npy", x)
@@ -143,7 +143,7 @@ def test_rare_fraction_option_range_is_one_line(tmp_path, capsys, value):
 
 
 def test_labels_cannot_name_a_variable_of_a_npy_file(tmp_path, capsys):
-    from sigae.cli import main
+    from sigae.cli.main import main
 
     x, _ = spiked(n=60, length=64, n_anomalies=1)
     np.save(tmp_path / "x.npy", x)

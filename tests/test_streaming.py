@@ -15,10 +15,10 @@ from test_io import write_v73
 
 import sigae
 from sigae import streaming
-from sigae.cli import main
+from sigae.cli.main import main
 from sigae.errors import ConfigError, DataError
-from sigae.io import SignalDataset, list_variables, load_array, load_signals, open_signal_dataset, save_array
-from sigae.preprocessing import NORMALIZERS, ZeroSpreadWarning, make_normalizer
+from sigae.data.io import SignalDataset, list_variables, load_array, load_signals, open_signal_dataset, save_array
+from sigae.data.preprocessing import NORMALIZERS, ZeroSpreadWarning, make_normalizer
 
 N, BATCH = 300, 16
 
@@ -292,7 +292,7 @@ def small_training_blocks(monkeypatch):
 
 
 def test_streamed_batches_cover_every_training_signal_once(tmp_path, x, small_training_blocks):
-    from sigae.trainingdata import StreamedPart
+    from sigae.training.data import StreamedPart
 
     rows = x + np.arange(N)[:, None] * 1000.0  # each signal's offset says which row it is
     path = write_input(tmp_path, "h5", rows)
@@ -310,7 +310,7 @@ def test_streamed_batches_cover_every_training_signal_once(tmp_path, x, small_tr
 
 
 def test_pca_baseline_from_blocks_equals_svd():
-    from sigae.scoring import PCABaseline
+    from sigae.evaluation.scoring import PCABaseline
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 40)) + 0.1 * rng.normal(size=(500, 40)) + 5.0
@@ -326,7 +326,7 @@ def test_pca_baseline_from_blocks_equals_svd():
 def test_streamed_training_uses_the_in_memory_split_and_statistics(tmp_path, x, capsys, monkeypatch,
                                                                    small_training_blocks, kind):
     path = write_input(tmp_path, kind, x)
-    monkeypatch.setattr("sigae.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
+    monkeypatch.setattr("sigae.data.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
     options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4]
     code, out, err = cli(capsys, "train", path, "--stream", "--out", tmp_path / "streamed", *options)
     assert code == 0, err
@@ -360,7 +360,7 @@ def test_stream_refuses_files_that_cannot_be_streamed(tmp_path, x, capsys):
 
 
 def test_interrupted_streamed_run_resumes_to_the_same_weights(tmp_path, x, small_training_blocks):
-    from sigae.training import TrainingInterrupted
+    from sigae.training.loop import TrainingInterrupted
 
     path = write_input(tmp_path, "h5", x)
     options = dict(epochs=3, batch_size=BATCH, seed=0, verbose=0)

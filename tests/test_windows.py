@@ -1,4 +1,4 @@
-"""Sliding windows, per-point scores, events, streamed recordings: sigae.windows, sigae.recordings, sigae.windowed."""
+"""Sliding windows, per-point scores, events, streamed recordings: sigae.data.windows, sigae.data.recordings, sigae.estimator.windowed."""
 
 import h5py
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import scipy.io
 
 from sigae import ConfigError, DataError, RunFolderError
-from sigae.recordings import from_array, read_recordings
-from sigae.windowed import WindowDataset, Segment, score_recording, split_segments
-from sigae.windows import (Event, EventTracker, PointAccumulator, auto_window, dominant_period,
+from sigae.data.recordings import from_array, read_recordings
+from sigae.estimator.windowed import WindowDataset, Segment, score_recording, split_segments
+from sigae.data.windows import (Event, EventTracker, PointAccumulator, auto_window, dominant_period,
                            event_precision_recall, find_events, point_scores, sliding_windows, window_starts)
 
 
@@ -195,7 +195,7 @@ def test_dominant_period_of_a_sine():
 # ---------------------------------------------------------------------------- recordings from files
 def write_v73(path, name, matrix):
     """A MATLAB v7.3 file as MATLAB writes it: column-major (transposed) dataset, MATLAB_class, 512-byte header."""
-    from sigae.streaming import write_mat73_header
+    from sigae.estimator.streaming import write_mat73_header
 
     with h5py.File(path, "w", userblock_size=512) as f:
         d = f.create_dataset(name, data=np.ascontiguousarray(np.asarray(matrix, dtype=np.float64).T))
@@ -262,7 +262,7 @@ def test_cut_signals_are_not_taken_for_a_recording(tmp_path):
 
 
 def test_bad_window_and_hop():
-    from sigae.windowed import check_recordings
+    from sigae.estimator.windowed import check_recordings
 
     with pytest.raises(DataError, match=r"recording 1: 20 points, shorter than the window of 32 points"):
         check_recordings([from_array(np.zeros(20), "recording 1")], 32, 1)
@@ -303,7 +303,7 @@ def test_score_recording_equals_hand_computation(windowed_model, monkeypatch):
     assert np.array_equal(result.point_is_anomaly, result.point_score > result.threshold)
     assert result.threshold == model.windowing_["point_threshold"]["p"]
     # block by block (a block of 7 windows) gives exactly the same scores
-    import sigae.windowed as windowed
+    import sigae.estimator.windowed as windowed
 
     monkeypatch.setattr(windowed, "_block_windows", lambda model, window: 7)
     small = score_recording(model, y, hop=5)
@@ -334,7 +334,7 @@ def test_a_spike_is_one_event_not_one_per_flagged_run(windowed_model):
 
 def test_events_of_a_multichannel_recording_rank_the_channels(tmp_path):
     from sigae import SignalAutoencoder
-    from sigae.windowed import write_events
+    from sigae.estimator.windowed import write_events
 
     t = np.arange(2500)
     rng = np.random.default_rng(3)
@@ -376,8 +376,8 @@ def test_scoring_a_recording_with_a_model_of_cut_signals_is_refused(trained):
 @pytest.mark.parametrize("suffix", [".mat", ".h5"])
 def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowed_model, tmp_path, monkeypatch,
                                                                          suffix):
-    import sigae.windowed as windowed
-    from sigae.io import load_array
+    import sigae.estimator.windowed as windowed
+    from sigae.data.io import load_array
 
     model, x = windowed_model
     y = x[1000:1700].copy()
@@ -401,7 +401,7 @@ def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowe
 
 
 def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
-    from sigae.windowed import Envelope
+    from sigae.estimator.windowed import Envelope
 
     x = np.random.default_rng(6).standard_normal(1003)
     env = Envelope(len(x), bins=10)
@@ -415,8 +415,8 @@ def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
 def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
     import time
 
-    from sigae.plots import plot_timeline
-    from sigae.windowed import Envelope
+    from sigae.evaluation.plots import plot_timeline
+    from sigae.estimator.windowed import Envelope
 
     n = 10**7
     score = np.full(n, 0.01)
@@ -436,7 +436,7 @@ def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
 
 def test_hop_larger_than_the_window_is_refused_before_any_work():
     """Points between windows would get no score: a clear error, not a crash after training."""
-    from sigae.windows import check_window
+    from sigae.data.windows import check_window
 
     from sigae.errors import command_line_words
 
@@ -449,8 +449,8 @@ def test_hop_larger_than_the_window_is_refused_before_any_work():
 
 def test_figures_number_samples_from_1_and_say_so(tmp_path, monkeypatch):
     """Files and messages give samples 1-based; the figures count the same way and mark it."""
-    import sigae.plots as plots
-    from sigae.windowed import Envelope
+    import sigae.evaluation.plots as plots
+    from sigae.estimator.windowed import Envelope
 
     figures = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
@@ -485,8 +485,8 @@ def test_timeline_of_four_channels_labels_each_event_with_its_channel(tmp_path):
     """An anomaly injected in channel 3 of 4: every event on it is labelled "ch 3" in the timeline, and the
     figure gets a strip of each channel's score."""
     from sigae import SignalAutoencoder
-    from sigae.plots import plot_timeline
-    from sigae.windowed import event_labels, timeline_data
+    from sigae.evaluation.plots import plot_timeline
+    from sigae.estimator.windowed import event_labels, timeline_data
 
     t = np.arange(3000)
     rng = np.random.default_rng(7)
