@@ -31,7 +31,7 @@ def main(argv=None):
     import numpy as np
 
     import sigae
-    from sigae import fastpath
+    from sigae.model import fastpath
     from sigae.model.network import build_models
     from sigae.training.loop import make_predict_fn, predict_batches, set_seed, train_autoencoder
 

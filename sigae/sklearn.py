@@ -43,7 +43,7 @@ DATA_FIELDS = frozenset({"input_length", "channels", "version"})
 """AutoencoderConfig fields that are not parameters: the signals' shape decides them, or sigae does."""
 
 FIT_OPTIONS = ("epochs", "batch_size", "validation_split", "patience", "threshold_percentile")
-"""Options of ``SignalAutoencoder.fit`` exposed as parameters (defaults taken from ``fit``)."""
+"""Fields of :class:`sigae.training.options.FitOptions` exposed as parameters (with its defaults)."""
 
 
 def _config_params() -> list[inspect.Parameter]:
@@ -57,12 +57,12 @@ def _config_params() -> list[inspect.Parameter]:
 
 
 def _fit_params() -> list[inspect.Parameter]:
-    from sigae.estimator.autoencoder import SignalAutoencoder
+    from sigae.training.options import FitOptions
 
-    fit = inspect.signature(SignalAutoencoder.fit).parameters
-    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=fit[name].default)
+    defaults = FitOptions()
+    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name))
               for name in FIT_OPTIONS]
-    params.append(inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY, default=fit["seed"].default))
+    params.append(inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY, default=defaults.seed))
     params.append(inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=0))
     return params
 

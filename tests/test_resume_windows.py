@@ -122,19 +122,19 @@ def test_a_run_stopped_while_calibrating_its_threshold_is_not_complete_and_resum
     """windowing.json is written with the results, before run.json marks the run complete: a run stopped after
     its last epoch, while its point threshold is computed, is an interrupted run (not a model of cut signals)
     and resuming it only computes the threshold."""
-    from sigae import windowed
+    from sigae.estimator import windowed
 
     x = series(n=800, channels=1)
     whole = SignalAutoencoder(**CONFIG).fit_recordings(x, 32, 2, run_dir=tmp_path / "whole", **OPTIONS)
-    real = windowed._segment_point_scores
+    real = windowed.segment_point_scores
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(windowed, "_segment_point_scores", killed)
+    monkeypatch.setattr(windowed, "segment_point_scores", killed)
     with pytest.raises(KeyboardInterrupt):
         SignalAutoencoder(**CONFIG).fit_recordings(x, 32, 2, run_dir=tmp_path / "cut", **OPTIONS)
-    monkeypatch.setattr(windowed, "_segment_point_scores", real)
+    monkeypatch.setattr(windowed, "segment_point_scores", real)
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["complete"] is False
     with pytest.raises(RunFolderError, match="not complete"):
         sigae.load(tmp_path / "cut")

@@ -16,7 +16,7 @@ import sigae
 from sigae import DataError, StreamScorer
 from sigae.cli.main import main
 from sigae.estimator.live import StreamClosedError, score_chunks
-from sigae.estimator.windowed import score_recording
+from sigae.estimator.recording_scores import score_recording
 from sigae.data.windows import EventTracker
 
 ROOT = Path(__file__).resolve().parents[1]

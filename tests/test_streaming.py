@@ -286,7 +286,7 @@ def test_streamed_normalizer_fit_checks_blocks():
 @pytest.fixture
 def small_training_blocks(monkeypatch):
     """Training blocks of 8 signals (windows of 8 blocks), so 300 signals span 38 blocks and 5 windows."""
-    from sigae import trainingdata
+    from sigae.training import data as trainingdata
 
     monkeypatch.setattr(trainingdata, "BLOCK_BYTES", 8 * 64 * 8)
 

@@ -184,7 +184,7 @@ def score_live(args, windowing, config, load_model) -> int:
     and the samples scored as they come."""
     from sigae.cli.recordings import event_spans
     from sigae.data.files import check_writable
-    from sigae.estimator.windowed import check_events_path
+    from sigae.data.event_tables import check_events_path
     from sigae.data.windows import check_window
 
     files = list(args.file)
@@ -238,7 +238,7 @@ def score_live(args, windowing, config, load_model) -> int:
 def _score(args, scorer, parser, source, where, out, events, channels) -> int:
     """Read, score, write until the input ends (or a bad line); then the events table and the summary."""
     from sigae.cli.recordings import describe_event
-    from sigae.estimator.windowed import write_events
+    from sigae.data.event_tables import write_events
 
     flagged = 0
     out.write("sample,point_score,point_is_anomaly\n")

@@ -339,7 +339,7 @@ def cmd_train(args):
         out = Path(args.out) if args.out else Path("runs") / Path(args.file[0]).stem
         if out.exists() and not out.is_dir():
             raise SigaeError(f"--out {out}: is a file, not a folder; choose another run folder")
-        from sigae.estimator.autoencoder import is_failed_run
+        from sigae.runs.state import is_failed_run
 
         if out.exists() and any(out.iterdir()) and not args.overwrite:
             if not is_failed_run(out):
@@ -490,7 +490,7 @@ def _read_training_options(run_dir: Path) -> dict:
 
 
 def _interrupted(exc, out) -> int:
-    from sigae.estimator.autoencoder import resumable, resume_hint
+    from sigae.runs.state import resumable, resume_hint
 
     if resumable(out):
         print(f"sigae-train: interrupted; {exc.epochs_done} epoch(s) completed and checkpointed in {out}/checkpoints; "
@@ -651,8 +651,8 @@ def cmd_encode(args):
 def _run_setup(run):
     """``(config, windowing or None)`` of a complete run folder, read without TensorFlow, so that a command
     checks its inputs against the run before the seconds TensorFlow takes to load."""
-    from sigae.estimator.autoencoder import read_run_config
-    from sigae.estimator.windowed import load_windowing
+    from sigae.runs.state import read_run_config
+    from sigae.runs.folder import load_windowing
 
     return read_run_config(run), load_windowing(Path(run))
 

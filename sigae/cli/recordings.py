@@ -133,7 +133,7 @@ def files_of(paths) -> list[Path]:
 def read_all(args, files, window=None, hop=1, channels=None, say=print):
     """Every recording of every file, checked before any work: ``[(file, [Recording, ...]), ...]``."""
     from sigae.data.recordings import read_recordings
-    from sigae.estimator.windowed import check_recordings
+    from sigae.data.segments import check_recordings
 
     out = []
     for f in files:
@@ -187,8 +187,9 @@ def resume_windowed(args, out, source, should_stop, verbose, say=print):
     """sigae-train --resume RUN [FILE...] for a run on windows of recordings: the recordings read again (from
     FILE, or from the files the run records) and checked to be the run's, then training continued."""
     from sigae.errors import RunFolderError
-    from sigae.estimator.autoencoder import SignalAutoencoder, resume_hint
-    from sigae.estimator.windowed import check_same_recordings, stored_recordings
+    from sigae.estimator.autoencoder import SignalAutoencoder
+    from sigae.runs.state import resume_hint
+    from sigae.data.segments import check_same_recordings, stored_recordings
 
     if not source.get("windowing"):
         raise RunFolderError(f"--resume {out}: " + resume_hint(out))
@@ -223,7 +224,7 @@ def windowing_summary(model) -> str:
 def _quantile(calib, q):
     import numpy as np
 
-    from sigae.estimator.windowed import QUANTILE_LEVELS
+    from sigae.estimator.recording_scores import QUANTILE_LEVELS
 
     return float(np.interp(q, QUANTILE_LEVELS, calib["quantiles"]))
 
@@ -327,7 +328,8 @@ def score_windowed(args, files, windowing, config, load_model) -> int:
     """sigae-score with a model of recordings: every input checked and read (no TensorFlow yet), then
     ``load_model()`` and the scores."""
     from sigae.data.recordings import read_labels
-    from sigae.estimator.windowed import check_events_path, score_to_file, write_events
+    from sigae.data.event_tables import check_events_path, write_events
+    from sigae.estimator.recording_files import score_to_file
 
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
@@ -425,7 +427,7 @@ def _report_against_labels(name, results, labels) -> None:
 
 def encode_windowed(args, files, windowing, config, load_model) -> int:
     """sigae-encode with a model of recordings: inputs checked and read first, then ``load_model()``."""
-    from sigae.estimator.windowed import encode_to_file
+    from sigae.estimator.recording_files import encode_to_file
 
     outputs = outputs_for(args.output, files)
     check_outputs(outputs, args.overwrite)
@@ -449,7 +451,7 @@ def plot_windowed(args, windowing, config, load_model, out: Path):
     from sigae.data.files import check_writable
     from sigae.evaluation.plots import plot_timeline
     from sigae.data.recordings import read_labels
-    from sigae.estimator.windowed import timeline_data
+    from sigae.estimator.recording_files import timeline_data
 
     files = files_of([args.file])
     (f, recs), = read_all(args, files, windowing["window"], args.hop, config.channels)

@@ -4,7 +4,7 @@
 size (``update``) and returns the points whose score became final, the flags
 and the events that closed; ``flush`` ends the recording. Its per-point scores,
 flags, per-channel scores and events are those of
-:func:`sigae.estimator.windowed.score_recording` on the whole recording (same model,
+:func:`sigae.estimator.recording_scores.score_recording` on the whole recording (same model,
 hop, threshold, metric, merge gap, minimum length), whatever the chunking:
 
 * windows are placed as :func:`sigae.data.windows.window_starts` places them: every
@@ -13,7 +13,7 @@ hop, threshold, metric, merge gap, minimum length), whatever the chunking:
 * each window goes through the same normalization (the statistics stored in
   the model: ``global``/``per-timestep``/``minmax`` use the training set's,
   ``per-signal`` the window's own; nothing depends on the rest of the
-  recording) and the same network call (:func:`sigae.estimator.windowed.window_errors`);
+  recording) and the same network call (:func:`sigae.estimator.recording_scores.window_errors`);
 * per-point means come from :class:`sigae.data.windows.PointAccumulator` and events
   from :class:`sigae.data.windows.EventTracker`, whose sums do not depend on where
   the points were cut into blocks.
@@ -33,7 +33,7 @@ window independently of the others in its batch, which the compiled CPU
 kernels do for the models sigae builds (``tests/test_stream.py`` checks it with
 ``np.array_equal``). For kernels that round differently with the batch's
 size, ``aligned=True`` sends the windows to the network in the very batches
-:func:`~sigae.estimator.windowed.score_recording` uses (bit-identical by construction)
+:func:`~sigae.estimator.recording_scores.score_recording` uses (bit-identical by construction)
 at the cost of latency: up to one inference batch of windows (``batch_size *
 hop`` points) more.
 """
@@ -77,7 +77,7 @@ class StreamScorer:
     recordings (``fit_recordings`` or ``sigae-train --window``); *hop*: points
     between window starts (default 1, as ``score_recording``); *threshold*,
     *metric*, *merge_gap*, *min_length*, *batch_size*: as
-    :func:`sigae.estimator.windowed.score_recording`; *aligned*: see the module docstring.
+    :func:`sigae.estimator.recording_scores.score_recording`; *aligned*: see the module docstring.
 
     ``update(chunk)``: samples ``(m,)`` (one channel) or ``(m, C)`` in original
     units, returns a :class:`StreamUpdate`; ``flush()`` ends the recording and
@@ -92,10 +92,10 @@ class StreamScorer:
 
     def __init__(self, model, *, hop: int = 1, threshold=None, metric: str = "mse", merge_gap: int | None = None,
                  min_length: int = 1, batch_size: int | None = None, aligned: bool = False):
-        from sigae.estimator.windowed import _block_windows, event_options, require_windowed, resolve_point_threshold
+        from sigae.estimator.recording_scores import (block_windows, event_options, require_windowed, resolve_point_threshold)
 
         windowing = require_windowed(model)
-        model._check_ready()
+        model.check_ready()
         self.model, self.window, self.hop = model, int(windowing["window"]), hop
         check_window(self.window, hop)
         self.channels = int(model.config.channels)
@@ -108,7 +108,7 @@ class StreamScorer:
         self.batch_size = batch_size
         self.aligned = bool(aligned)
         self._batch = batch_size or model.inference_batch_size  # the batches of score_recording (aligned)
-        self._block = _block_windows(model, self.window)  # windows scored at once: bounds the memory
+        self._block = block_windows(model, self.window)  # windows scored at once: bounds the memory
         self._acc = PointAccumulator(0, self.window)
         self._acc_channel = PointAccumulator(0, self.window) if self.channels > 1 else None
         self._events = EventTracker(self.merge_gap, self.min_length)
@@ -185,7 +185,7 @@ class StreamScorer:
     def _score(self, starts: np.ndarray) -> None:
         """Reconstruct the windows at *starts* (sorted, in the buffer) a block at a time and accumulate them."""
         from sigae.data.windows import windows_at
-        from sigae.estimator.windowed import window_errors
+        from sigae.estimator.recording_scores import window_errors
 
         step = self._batch if self.aligned else self._block
         for i in range(0, len(starts), step):

@@ -193,7 +193,7 @@ def plot_timeline(data: dict, path, title: str = "Recording") -> Path:
     flagged events shaded red, labelled anomalies shaded green when given; for several channels each event
     labelled with the channel carrying most of its error ("ch 3 61%") and a strip of each channel's score.
 
-    *data* is :func:`sigae.estimator.windowed.timeline_data`'s: min/max envelopes over about 2,000 spans, so a recording of
+    *data* is :func:`sigae.estimator.recording_files.timeline_data`'s: min/max envelopes over about 2,000 spans, so a recording of
     10^7 points draws as fast as one of 10^4 (no line segment per point).
     """
     plt = _pyplot()

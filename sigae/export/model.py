@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from sigae.errors import ConfigError, OutputExistsError, SigaeError, option
-from sigae.data.files import _umask
+from sigae.data.files import umask
 from sigae.data.preprocessing import SigaeWarning
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -449,7 +449,7 @@ def export_model(model, path, format: str = "savedmodel", part: str = "encoder",
     :class:`sigae.OutputExistsError` for an existing path. Warns (:class:`sigae.data.preprocessing.SigaeWarning`)
     when the score export flags a signal differently from sigae although the rounded input does not.
     """
-    from sigae.estimator.autoencoder import as_signals
+    from sigae.data.signals import as_signals
 
     if format not in FORMATS:
         raise ConfigError(f"{option('--format', 'format')}: unknown format {format!r}; choose from {', '.join(FORMATS)}")
@@ -462,15 +462,15 @@ def export_model(model, path, format: str = "savedmodel", part: str = "encoder",
         raise ExportError(onnx_available())
     if signals is None:
         raise ConfigError("export: signals to compare the export with are required")
-    model._check_ready()
+    model.check_ready()
     x = as_signals(signals, "signals")
-    model._check_shape(x, "signals")
+    model.check_shape(x, "signals")
     offset = _check_input_offset(input_offset, model.config.channels)
     x = x[sample_rows(len(x), COMPARE_LIMIT)]
     rep = None
     if int8:
         rep = x if representative is None else as_signals(representative, "representative signals")
-        model._check_shape(rep, "representative signals")
+        model.check_shape(rep, "representative signals")
         rep = rep[sample_rows(len(rep), REPRESENTATIVE_LIMIT, seed=1)]
     path = Path(path)
     if path.exists() and not overwrite:
@@ -480,7 +480,7 @@ def export_model(model, path, format: str = "savedmodel", part: str = "encoder",
         raise ExportError(precision.message(format, offset))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp_dir, 0o777 & ~_umask())  # mkdtemp makes 0700; exports get the usual permissions
+    os.chmod(tmp_dir, 0o777 & ~umask())  # mkdtemp makes 0700; exports get the usual permissions
     try:
         tmp = tmp_dir / path.name
         if format == "savedmodel":
