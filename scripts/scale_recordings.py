@@ -44,7 +44,7 @@ def write_recording(path: Path, n: int, block: int = 2**20, seed: int = 0) -> No
 
 CHILD = """
 import resource, sys, time
-from sigae.cli.main import main
+from sigae.cli import main
 start = time.perf_counter()
 code = main(sys.argv[1:])
 print(f"RESULT {code} {time.perf_counter() - start:.2f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")

@@ -20,7 +20,7 @@ from test_io import StructArray, assert_one_line_error, write_mat, write_v73
 
 import sigae
 import sigae.data.io.hdf5
-from sigae.cli.main import main
+from sigae.cli import main
 from sigae.errors import DataError
 from sigae.data.io import list_variables, load_array, load_signals, open_signal_dataset
 

@@ -17,7 +17,7 @@ import scipy.io
 from test_io import assert_one_line_error, write_mat, write_v73
 
 from sigae import SignalAutoencoder
-from sigae.cli.main import main
+from sigae.cli import main
 from sigae.errors import DataError
 from sigae.data.io import list_variables, load_array, load_signals, open_signal_dataset
 from sigae.data.recordings import read_recordings

@@ -152,7 +152,7 @@ def test_tensorboard_holds_losses_learning_rate_and_pca_baseline(tmp_path):
 
 
 def test_sigae_train_tensorboard_option(tmp_path, signals_mat):
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     code = main(["train", str(signals_mat), "--out", str(tmp_path / "run"), "--epochs", "2", "--decoder", "mirror",
                  "--latent-dim", "4", "--seed", "0", "--quiet", "--tensorboard", str(tmp_path / "tb")])
@@ -167,7 +167,7 @@ def test_tensorboard_without_its_package_is_one_line_before_anything_is_written(
                                                                                 monkeypatch):
     import importlib.util
 
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))

@@ -9,7 +9,7 @@ import pytest
 import scipy.io
 
 import sigae
-from sigae.cli.main import main
+from sigae.cli import main
 
 TINY_FLAGS = ["--epochs", "2", "--batch-size", "16", "--latent-dim", "4", "--seed", "0", "--quiet"]
 
@@ -109,7 +109,7 @@ def test_entry_point_help_is_fast_and_has_example():
 
 def _refused_before_tensorflow(command, *argv):
     """Run sigae-COMMAND in a fresh interpreter: ``(exit code, stderr, whether TensorFlow was imported)``."""
-    code = (f"import sys\nfrom sigae.cli.main import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
+    code = (f"import sys\nfrom sigae.cli import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
             "print(code, 'tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     exit_code, imported = result.stdout.splitlines()[-1].split()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from sigae.cli.main import main
+from sigae.cli import main
 from sigae.evaluation.scoring import reconstruction_error
 
 

@@ -144,7 +144,7 @@ def test_train_labels_reports_linear_probe_of_codes_and_pca(tmp_path, capsys):
     pytest.importorskip("sklearn")
     import scipy.io
 
-    from sigae.cli.main import main
+    from sigae.cli import main
     from sigae.evaluation.probe import linear_probe_accuracy
 
     x = make_signals(n=60, length=64, seed=7)

@@ -1,6 +1,6 @@
 """The documentation cannot drift from the code.
 
-1. The CLI reference (generated from ``sigae.cli.main.build_parsers()`` by
+1. The CLI reference (generated from ``sigae.cli.build_parsers()`` by
    ``docs/_hooks/cli_reference.py``) lists exactly the options and arguments each
    command's ``--help`` shows, and every ``sigae-*`` entry point of
    pyproject.toml has a section.
@@ -59,7 +59,7 @@ Substitutions, so that a page runs in seconds (the text of the page is not chang
 | ``tensorboard --logdir ...`` | not run: a web server the reader opens in a browser |
 
 ``sigae``/``sigae-*`` commands without shell operators run in this process through
-``sigae.cli.main`` (same code as the entry points, without TensorFlow's start-up per
+``sigae.cli`` (same code as the entry points, without TensorFlow's start-up per
 command); anything else runs in ``bash`` with this interpreter first on PATH.
 
 5. Paths to the repository's files named anywhere in the pages or in the scripts'
@@ -112,7 +112,7 @@ def _hook():
 
 
 def _entry_points() -> dict[str, str]:
-    """pyproject.toml's ``[project.scripts]``: ``{"sigae-train": "sigae.cli.main:main_train", ...}``."""
+    """pyproject.toml's ``[project.scripts]``: ``{"sigae-train": "sigae.cli:main_train", ...}``."""
     with open(ROOT / "pyproject.toml", "rb") as fh:
         return tomllib.load(fh)["project"]["scripts"]
 
@@ -176,7 +176,7 @@ def test_cli_reference_matches_every_commands_help(capsys, monkeypatch):
     assert scripts, "no sigae-* entry points in pyproject.toml"
     for name, target in scripts.items():
         assert name in reference, (f"{name} is an entry point, but the CLI reference has no section for it: "
-                                   "add its parser to sigae.cli.main.build_parsers()")
+                                   "add its parser to sigae.cli.build_parsers()")
         help_options, help_positionals = _help_arguments(_help_text(name, target, capsys, monkeypatch))
         ref_options, ref_positionals = _reference_arguments(reference[name])
         assert help_options, f"{name} --help: no options found (parser of this test out of date?)"
@@ -202,7 +202,7 @@ def test_cli_reference_lists_the_umbrella_commands(capsys):
 def test_reference_comparison_notices_a_missing_option():
     """The comparison above can fail: an option dropped from the reference is seen."""
     hook = _hook()
-    from sigae.cli.main import build_parsers
+    from sigae.cli import build_parsers
 
     section = hook.command_section("score", build_parsers()["score"])
     full, _ = _reference_arguments(section)
@@ -600,7 +600,7 @@ class Page:
 
 
 def _in_process(argv: list[str]) -> bool:
-    """``sigae-<command>`` / ``sigae <command>`` of ``sigae.cli.main.COMMANDS`` (others run as real processes)."""
+    """``sigae-<command>`` / ``sigae <command>`` of ``sigae.cli.COMMANDS`` (others run as real processes)."""
     from sigae import cli
 
     if argv[0] == "sigae":

@@ -168,7 +168,7 @@ def test_bad_options_write_nothing(trained, tmp_path):
 def test_cli_export(trained, tmp_path, capsys):
     import scipy.io
 
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     model, run, x = trained
     data = tmp_path / "x.mat"
@@ -190,7 +190,7 @@ def test_cli_export(trained, tmp_path, capsys):
 
 
 def test_onnx_without_its_packages_is_one_line(trained, tmp_path, capsys, monkeypatch):
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     model, run, x = trained
     monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)  # import tf2onnx now raises ImportError
@@ -284,7 +284,7 @@ def test_moderate_offsets_export_as_before(tmp_path):
 def test_cli_export_refuses_a_large_offset_and_takes_input_offset(offset_model, tmp_path, capsys):
     import scipy.io
 
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     model, x = offset_model
     run = model.save(tmp_path / "run")

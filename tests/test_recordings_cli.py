@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from sigae import DataError
-from sigae.cli.main import main
+from sigae.cli import main
 
 FLAGS = ["--epochs", "2", "--batch-size", "32", "--latent-dim", "4", "--decoder", "mirror", "--seed", "0", "--quiet"]
 SAY = FLAGS[:-1]  # without --quiet: the notes are what these tests read
@@ -17,7 +17,7 @@ SAY = FLAGS[:-1]  # without --quiet: the notes are what these tests read
 def run_cli(capsys, *argv):
     try:
         code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own errors (one line too: see cli._Parser)
+    except SystemExit as exc:  # argparse's own errors (one line too: see sigae.cli.options.Parser)
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
@@ -356,11 +356,11 @@ def test_an_interrupted_windowed_run_promises_resume_only_when_it_can(tmp_path, 
     """Ctrl-C and loading the folder say how to resume a windowed run (tests/test_resume_windows.py resumes
     them); a folder from an earlier sigae, which did not record its windowing, is not promised a resume."""
     import sigae
-    import sigae.cli.main as cli
+    from sigae.cli.train import StopRequest
     from sigae import RunFolderError
 
     scipy.io.savemat(tmp_path / "a.mat", {"x": recording(600)[0][:, None]})
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
     code, _, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "32", "--hop", "4", "--out",
                            tmp_path / "run", *FLAGS)
     assert code == 130 and f"resume with: sigae-train --resume {tmp_path / 'run'}" in err, err
@@ -390,7 +390,7 @@ def test_a_model_of_recordings_checks_its_inputs_before_tensorflow_loads(run, tm
                             "-o", tmp_path / "s.mat"),
                            ("encode", out, folder / "whole.mat", "--var", "nope", "-o", tmp_path / "c.mat"),
                            ("plot", out, folder / "whole.mat", "--var", "nope", "--out", tmp_path / "p")]:
-        code = (f"import sys\nfrom sigae.cli.main import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
+        code = (f"import sys\nfrom sigae.cli import run\ncode = run({command!r}, {[str(a) for a in argv]!r})\n"
                 "print(code, 'tensorflow' in sys.modules)")
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert result.stdout.splitlines()[-1].split() == ["2", "False"], (command, argv, result.stderr)

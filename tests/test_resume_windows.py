@@ -83,7 +83,7 @@ def test_resume_refuses_other_recordings(tmp_path):
 
 
 def test_sigae_train_resume_of_a_windowed_run(tmp_path, capsys, monkeypatch):
-    from sigae import cli
+    from sigae.cli.train import StopRequest
 
     x = series(channels=1)[:, 0]
     scipy.io.savemat(tmp_path / "a.mat", {"x": x[:, None]})
@@ -93,10 +93,10 @@ def test_sigae_train_resume_of_a_windowed_run(tmp_path, capsys, monkeypatch):
     assert code == 0, err
 
     steps = iter(range(10**6))
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: next(steps) == 30))  # Ctrl-C in epoch 2
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: next(steps) == 30))  # Ctrl-C in epoch 2
     code, _, err = run_cli(capsys, *args, "--out", tmp_path / "cut", *flags)
     assert code == 130 and f"resume with: sigae-train --resume {tmp_path / 'cut'}" in err, err
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: False))
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: False))
 
     other = x.copy()
     other[5] += 1.0
@@ -145,7 +145,7 @@ def test_a_run_stopped_while_calibrating_its_threshold_is_not_complete_and_resum
 
 def test_sigae_train_resume_of_a_folder_of_recordings(tmp_path, capsys, monkeypatch):
     """Several files: each read again from the path the run records, in the run's order."""
-    from sigae import cli
+    from sigae.cli.train import StopRequest
 
     data = tmp_path / "data"
     data.mkdir()
@@ -156,9 +156,9 @@ def test_sigae_train_resume_of_a_folder_of_recordings(tmp_path, capsys, monkeypa
     args = ["train", "data", "--var", "x", "--window", "32", "--hop", "2", *FLAGS, "--preset", "reconstruction"]
     assert run_cli(capsys, *args, "--out", tmp_path / "whole")[0] == 0
     steps = iter(range(10**6))
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: next(steps) == 20))
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: next(steps) == 20))
     assert run_cli(capsys, *args, "--out", tmp_path / "cut")[0] == 130
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: False))
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: False))
     monkeypatch.chdir(data)  # the run records absolute paths: the relative "data" given at training time still works
     code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "cut", "--quiet")
     assert code == 0, err

@@ -12,7 +12,7 @@ import scipy.io
 
 import sigae
 from sigae import SignalAutoencoder
-from sigae.cli.main import run as cli_run
+from sigae.cli import run as cli_run
 from sigae.data.preprocessing import SigaeWarning
 from sigae.training.loop import TrainingFailed
 

@@ -130,7 +130,7 @@ def test_interrupted_run_with_screened_rows_resumes_to_the_same_weights(tmp_path
 
 @pytest.mark.parametrize("value", ["0.5", "-1", "abc", "nan"])
 def test_rare_fraction_option_range_is_one_line(tmp_path, capsys, value):
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     x = make_signals(n=40, length=64)
     np.save(tmp_path / "x.npy", x)
@@ -143,7 +143,7 @@ def test_rare_fraction_option_range_is_one_line(tmp_path, capsys, value):
 
 
 def test_labels_cannot_name_a_variable_of_a_npy_file(tmp_path, capsys):
-    from sigae.cli.main import main
+    from sigae.cli import main
 
     x, _ = spiked(n=60, length=64, n_anomalies=1)
     np.save(tmp_path / "x.npy", x)

@@ -14,7 +14,7 @@ import pytest
 import sigae
 
 from sigae import DataError, StreamScorer
-from sigae.cli.main import main
+from sigae.cli import main
 from sigae.estimator.live import StreamClosedError, score_chunks
 from sigae.estimator.recording_scores import score_recording
 from sigae.data.windows import EventTracker

@@ -15,7 +15,7 @@ from test_io import write_v73
 
 import sigae
 from sigae import streaming
-from sigae.cli.main import main
+from sigae.cli import main
 from sigae.errors import ConfigError, DataError
 from sigae.data.io import SignalDataset, list_variables, load_array, load_signals, open_signal_dataset, save_array
 from sigae.data.preprocessing import NORMALIZERS, ZeroSpreadWarning, make_normalizer

@@ -2,7 +2,7 @@
 
 ``docs/reference/cli.md`` holds the marker ``<!-- cli-reference -->``; at build
 time it is replaced by :func:`reference_markdown`, which walks
-``sigae.cli.main.build_parsers()`` (every ``sigae-<command>`` parser), so a new
+``sigae.cli.build_parsers()`` (every ``sigae-<command>`` parser), so a new
 command or option appears in the reference without editing the page.
 ``tests/test_docs.py`` checks the rendered options against each command's
 ``--help``.
@@ -70,7 +70,7 @@ def command_section(name: str, parser: argparse.ArgumentParser) -> str:
 
 def reference_markdown() -> str:
     """The whole generated reference: the ``sigae`` umbrella, then one section per command."""
-    from sigae.cli.main import build_parsers
+    from sigae.cli import build_parsers
 
     parsers = build_parsers()
     lines = ["## sigae", "",

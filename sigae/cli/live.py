@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sigae.errors import ConfigError, DataError
+from sigae.cli.recordings import describe_event, event_spans
 from sigae.data.io.text import is_number
+from sigae.errors import ConfigError, DataError
 
 BINARY_SUFFIXES = (".f32", ".bin")
 TEXT_SUFFIXES = (".csv", ".txt")
@@ -182,7 +183,6 @@ def _read_stdin():
 def score_live(args, windowing, config, load_model) -> int:
     """sigae-score RUN - / RUN FILE --follow / RUN FILE.f32: options and inputs checked, then the model loaded
     and the samples scored as they come."""
-    from sigae.cli.recordings import event_spans
     from sigae.data.files import check_writable
     from sigae.data.event_tables import check_events_path
     from sigae.data.windows import check_window
@@ -237,7 +237,6 @@ def score_live(args, windowing, config, load_model) -> int:
 
 def _score(args, scorer, parser, source, where, out, events, channels) -> int:
     """Read, score, write until the input ends (or a bad line); then the events table and the summary."""
-    from sigae.cli.recordings import describe_event
     from sigae.data.event_tables import write_events
 
     flagged = 0

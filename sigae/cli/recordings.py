@@ -1,6 +1,6 @@
 """The command-line side of recordings: windowed train / encode / score / plot, and many input files.
 
-Called by :mod:`sigae.cli.main` (which parses); everything here is a thin layer over
+Called by the command modules of :mod:`sigae.cli` (which parse); everything here is a thin layer over
 :mod:`sigae.estimator.windowed`, :mod:`sigae.data.recordings` and :mod:`sigae.data.windows`. Every
 input is read and checked (variable present, channel count, window not longer
 than any recording) before anything is trained or written.
@@ -12,7 +12,9 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from sigae.errors import ConfigError, DataError, SigaeError
+from sigae.cli.options import (check_outputs, files_of, load_input_signals, outputs_for, positive_float, positive_int,
+                               source_reading)
+from sigae.errors import ConfigError, DataError
 
 WINDOW_HELP = ("train on the sliding windows of long recordings: W points per window, or 'auto' for the dominant "
                "period (autocorrelation, as TSB-UAD). A vector is one recording; an N x C matrix is one recording "
@@ -37,9 +39,9 @@ def window_arg(text):
 
 def add_window_options(p) -> None:
     p.add_argument("--window", type=window_arg, metavar="W|auto", help=WINDOW_HELP)
-    p.add_argument("--hop", type=_positive_int, default=1,
+    p.add_argument("--hop", type=positive_int, default=1,
                    help="with --window: points between window starts (default 1: every window)")
-    p.add_argument("--fs", type=_positive_float, metavar="HZ",
+    p.add_argument("--fs", type=positive_float, metavar="HZ",
                    help="with --window: sampling rate, stored in the run; events are then also given in seconds")
 
 
@@ -109,27 +111,6 @@ def no_event_options(args, run) -> None:
                               "recordings, so there are no events")
 
 
-def _positive_int(text):
-    from sigae.cli.main import _positive_int as check
-
-    return check(text)
-
-
-def _positive_float(text):
-    from sigae.cli.main import _positive_float as check
-
-    return check(text)
-
-
-def files_of(paths) -> list[Path]:
-    """FILE arguments: files, and the .mat/.h5/.npy/.npz/.csv/.txt files of folders (sorted)."""
-    from sigae.data.recordings import input_files
-
-    if not paths:
-        raise SigaeError("FILE is required")
-    return input_files(paths)
-
-
 def read_all(args, files, window=None, hop=1, channels=None, say=print):
     """Every recording of every file, checked before any work: ``[(file, [Recording, ...]), ...]``."""
     from sigae.data.recordings import read_recordings
@@ -173,9 +154,7 @@ def train_windowed(args, files, config, out, should_stop, verbose, say=print):
         raise ConfigError("--window: --crop/--pad do not apply; recordings of any lengths are windowed as they are")
     per_file = read_all(args, files, args.window, args.hop, say=say)
     recordings = [r for _, recs in per_file for r in recs]
-    from sigae.cli.main import _reading
-
-    provenance = {"file": str(Path(files[0]).resolve()), **_reading(args, args.var)}
+    provenance = {"file": str(Path(files[0]).resolve()), **source_reading(args, args.var)}
     return SignalAutoencoder(config).fit_recordings(
         recordings, args.window, args.hop, fs=args.fs, epochs=args.epochs, batch_size=args.batch_size, log=say,
         validation_split=args.validation_split, verbose=verbose, patience=args.patience, seed=args.seed,
@@ -212,30 +191,11 @@ def resume_windowed(args, out, source, should_stop, verbose, say=print):
                                                tensorboard=args.tensorboard)
 
 
-def windowing_summary(model) -> str:
-    w = model.windowing_
-    t = w["point_threshold"]
-    fs = f", fs {w['fs']:g} Hz" if w.get("fs") else ""
-    return (f"windows: {w['window']} points, hop {w['hop']}{fs}; {w['split']}\n"
-            f"point threshold: max = {t['max']:.4g}, p99.9 = {_quantile(t, 99.9):.4g} (per-point MSE of "
-            f"{t['n_points']:,} training points, normalized units)")
-
-
-def _quantile(calib, q):
-    import numpy as np
-
-    from sigae.estimator.recording_scores import QUANTILE_LEVELS
-
-    return float(np.interp(q, QUANTILE_LEVELS, calib["quantiles"]))
-
-
 @contextlib.contextmanager
 def many_files(args, files, say=print):
     """Yield ``(signals, provenance)``: the cut signals of several files in file order (same --var, length and
     channels in each), stacked in memory, or with --stream left in their files and read block by block."""
     import numpy as np
-
-    from sigae.cli.main import _load_signals
 
     with contextlib.ExitStack() as stack:
         parts, first = [], None
@@ -252,7 +212,7 @@ def many_files(args, files, say=print):
                                     "files can); drop --stream to load it whole")
                 source = x.source
             else:
-                x, source = _load_signals(args, f, say=say)
+                x, source = load_input_signals(args, f, say=say)
             layout = (x.shape[1], x.shape[2] if len(x.shape) == 3 else 1)
             if first is None:
                 first = (f, layout)
@@ -263,9 +223,7 @@ def many_files(args, files, say=print):
                 + (f" x {x.shape[2]} channels (layout {source.layout})" if len(x.shape) == 3 else "")
                 + f" from '{source.var}'" + (", read block by block" if args.stream else ""))
             parts.append(x)
-        from sigae.cli.main import _reading
-
-        provenance = {"files": [str(Path(f).resolve()) for f in files], **_reading(args, args.var)}
+        provenance = {"files": [str(Path(f).resolve()) for f in files], **source_reading(args, args.var)}
         if args.stream:
             yield ConcatenatedSignals(parts), provenance
         else:
@@ -295,32 +253,6 @@ def ConcatenatedSignals(datasets):
             return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     return Concatenated(datasets[0].source, shape, None)
-
-
-# ---------------------------------------------------------------------------- outputs
-def outputs_for(output, files, option: str = "-o/--output", suffix: str = ".mat") -> list[Path]:
-    """One output per input: *output* itself for one input; for several, *output* is a folder (``DIR/`` or an
-    existing folder, each result DIR/<input stem>.mat) or a pattern with ``{stem}`` (e.g. ``out/{stem}.h5``)."""
-    output = str(output)
-    if len(files) == 1 and "{stem}" not in output:
-        return [Path(output)]
-    if "{stem}" in output:
-        paths = [Path(output.replace("{stem}", Path(f).stem)) for f in files]
-    elif output.endswith(("/", "\\")) or Path(output).is_dir():
-        paths = [Path(output) / f"{Path(f).stem}{suffix}" for f in files]
-    else:
-        raise ConfigError(f"{option} {output}: {len(files)} input files need one output each; give a folder "
-                          "(ending in /) or a pattern with {stem}, e.g. scores/{stem}" + suffix)
-    if len(set(paths)) != len(paths):
-        raise ConfigError(f"{option} {output}: two input files have the same name stem; use separate runs")
-    return paths
-
-
-def check_outputs(paths, overwrite):
-    from sigae.cli.main import _check_output
-
-    for p in paths:
-        _check_output(p, overwrite)
 
 
 # ---------------------------------------------------------------------------- score / encode
