@@ -448,7 +448,7 @@ def resolve_point_threshold(spec, windowing: dict, metric: str = "mse") -> float
 
 
 def _block_windows(model, window: int) -> int:
-    from sigae.estimator.streaming import chunk_rows
+    from sigae.data.results import chunk_rows
 
     batch = model.inference_batch_size
     return chunk_rows((1, window, model.config.channels), batch)
@@ -662,7 +662,7 @@ class _Columns:
             stack.callback(self._close)
 
     def _close(self):
-        from sigae.estimator.streaming import write_mat73_header
+        from sigae.data.results import write_mat73_header
 
         self.file.close()
         if self.matlab:
@@ -674,7 +674,7 @@ class _Columns:
             if not self.streamed:
                 self.arrays.setdefault(name, []).append(value)
                 continue
-            from sigae.estimator.streaming import _MATLAB_CLASSES
+            from sigae.data.results import MATLAB_CLASSES as _MATLAB_CLASSES
 
             dtype = np.uint8 if value.dtype == bool else value.dtype
             tail = value.shape[1:]
@@ -703,7 +703,7 @@ class _Columns:
             save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, csv_columns=csv_columns,
                        **arrays, **extras)
             return
-        from sigae.data.io import _writable
+        from sigae.data.io import writable as _writable
 
         sink = _V73Extras(self.file) if self.matlab else None
         for key, value in extras.items():
@@ -718,7 +718,7 @@ class _Columns:
 
 def _V73Extras(file):
     """streaming._H5Sink's writers of small MATLAB v7.3 variables, on an open file."""
-    from sigae.estimator.streaming import _H5Sink
+    from sigae.data.results import H5Sink as _H5Sink
 
     class Extras(_H5Sink):
         def __init__(self, file):
