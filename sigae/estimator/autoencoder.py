@@ -692,7 +692,7 @@ class SignalAutoencoder:
                                     f"{option('--overwrite', 'overwrite=True')} to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-        from sigae.data.files import _umask
+        from sigae.data.files import current_umask as _umask
 
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the run folder gets the usual permissions
         try:
