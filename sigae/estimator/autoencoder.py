@@ -24,7 +24,7 @@ from sigae.data.io import SignalDataset
 from sigae.data.preprocessing import make_normalizer, normalizer_from_dict
 from sigae.evaluation.scoring import (PCABaseline, ScoreResult, calibrate_threshold, per_point_error, reconstruction_error,
                       resolve_threshold)
-from sigae.training.loop import FUSED_PREDICT_BATCH, PREDICT_BATCH
+from sigae.training.prediction import FUSED_PREDICT_BATCH, PREDICT_BATCH
 
 MODEL_FILE = "model.keras"
 KERNEL_PREDICT_VALUES = 2 ** 25
@@ -257,7 +257,7 @@ class SignalAutoencoder:
                                after_training=after_training)
         finally:
             if run_dir is not None and strategy is not None and not _is_chief_only(strategy):
-                from sigae.training.loop import is_chief
+                from sigae.training.strategy import is_chief
 
                 if not is_chief(strategy):
                     shutil.rmtree(run_dir, ignore_errors=True)
@@ -323,7 +323,8 @@ class SignalAutoencoder:
                tensorboard=None, after_training=None) -> "SignalAutoencoder":
         from sigae.model import fastpath
         from sigae.data.files import write_text
-        from sigae.training.loop import TrainingFailed, TrainingInterrupted, set_seed, train_autoencoder
+        from sigae.training.loop import TrainingFailed, TrainingInterrupted, train_autoencoder
+        from sigae.training.strategy import set_seed
 
         t = self.training_
         set_seed(t["seed"])
@@ -354,7 +355,7 @@ class SignalAutoencoder:
         if not self.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
             # a frozen encoder (the kernels encoder): its codes once, and the training steps on the decoder
             if resume:  # the codes of the encoder the run was started with
-                from sigae.training.loop import load_checkpoint
+                from sigae.training.checkpoints import load_checkpoint
 
                 load_checkpoint(run_dir / "checkpoints" / "last.npz", self.autoencoder)
             codes = (self.decoder, self._predict("encoder", xn_train),
@@ -531,7 +532,7 @@ class SignalAutoencoder:
 
     # ------------------------------------------------------------------ inference
     def _predict(self, which: str, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        from sigae.training.loop import make_predict_fn, predict_batches
+        from sigae.training.prediction import make_predict_fn, predict_batches
 
         if which not in self._predict_fns:
             self._predict_fns[which] = make_predict_fn(getattr(self, which), self._fast_call(which))
@@ -863,7 +864,7 @@ def _resolve_strategy(strategy):
     if strategy is None or strategy == "default":
         return None
     if isinstance(strategy, str):
-        from sigae.training.loop import make_strategy
+        from sigae.training.strategy import make_strategy
 
         strategy = make_strategy(strategy)
     import tensorflow as tf
@@ -882,7 +883,7 @@ def _prepare_run_dir(run_dir, overwrite: bool, strategy=None) -> Path:
 
     A worker that is not the chief gets a temporary folder instead (removed after training)."""
     if strategy is not None and not _is_chief_only(strategy):
-        from sigae.training.loop import is_chief
+        from sigae.training.strategy import is_chief
 
         if not is_chief(strategy):
             run_dir = Path(tempfile.mkdtemp(prefix="sigae-worker-"))
