@@ -33,7 +33,7 @@ def main(argv=None):
     import sigae
     from sigae.model import fastpath
     from sigae.model.network import build_models
-    from sigae.training.loop import make_predict_fn, predict_batches, set_seed, train_autoencoder
+    from sigae.training import make_predict_fn, predict_batches, set_seed, train_autoencoder
 
     x = np.asarray(sigae.load_signals(args.file), dtype=np.float32)
     order = np.random.default_rng(0).permutation(len(x))

@@ -1,4 +1,4 @@
-"""sigae.export.model / sigae-export: SavedModel, LiteRT (TFLite) float32 and int8, ONNX; normalization built in;
+"""sigae.export / sigae-export: SavedModel, LiteRT (TFLite) float32 and int8, ONNX; normalization built in;
 each export reloaded by its own runtime and compared with sigae's output (which runs through sigae.model.fastpath)."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from sigae import ConfigError, OutputExistsError, SignalAutoencoder
-from sigae.export.model import ExportError, export_model, run_export
+from sigae.export import ExportError, export_model, run_export
 from sigae.model.fastpath import folded_decoder_ok, fused_encoder_ok
 
 from conftest import TINY, make_signals
@@ -16,7 +16,7 @@ CODE_TOL = 1e-5
 
 
 def _tflite_codes(path, x):
-    """Codes from the LiteRT interpreter called directly (not through sigae.export.model's runner)."""
+    """Codes from the LiteRT interpreter called directly (not through sigae.export's runner)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # TensorFlow's own, deprecated in favour of LiteRT

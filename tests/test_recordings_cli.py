@@ -218,7 +218,7 @@ def test_cell_of_recordings_scored_into_one_file(run, tmp_path, capsys):
 
 
 def test_streamed_v73_training(tmp_path, capsys):
-    from sigae.estimator.streaming import write_mat73_header
+    from sigae.data.results import write_mat73_header
 
     path = tmp_path / "big.mat"
     with h5py.File(path, "w", userblock_size=512) as f:

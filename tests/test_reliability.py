@@ -112,7 +112,7 @@ def test_nan_loss_stops_at_once_and_keeps_best(tmp_path, tiny_config):
     (it beats a constant prediction) with a warning, and leave its checkpoint on disk."""
     from sigae.data.preprocessing import SigaeWarning
     from sigae.model.network import build_models
-    from sigae.training.loop import load_checkpoint, train_autoencoder
+    from sigae.training import load_checkpoint, train_autoencoder
 
     _, _, autoencoder = build_models(tiny_config)
     x = (make_signals(n=32)[:, :, None] - 3.0).astype("float32")

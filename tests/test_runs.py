@@ -177,7 +177,7 @@ def test_finished_run_folder_keeps_only_what_it_needs(tmp_path):
 
 
 def test_keep_checkpoints_keeps_best_and_last(tmp_path):
-    from sigae.training.loop import load_checkpoint
+    from sigae.training.checkpoints import load_checkpoint
 
     x = make_signals(n=60, seed=2)
     run = tmp_path / "run"
@@ -195,11 +195,11 @@ def test_keep_checkpoints_keeps_best_and_last(tmp_path):
 @pytest.mark.parametrize("background", [True, False])
 def test_best_checkpoint_is_a_link_not_a_second_copy(tmp_path, tiny_config, monkeypatch, background):
     """An improving epoch writes ~3x the model once: best.npz is the same file as last.npz."""
-    import sigae.training.loop
+    import sigae.training.checkpoints
     from sigae.model.network import build_models
     from sigae.training.loop import train_autoencoder
 
-    monkeypatch.setattr(sigae.training.loop, "CHECKPOINT_IN_BACKGROUND", background)
+    monkeypatch.setattr(sigae.training.checkpoints, "CHECKPOINT_IN_BACKGROUND", background)
 
     _, _, autoencoder = build_models(tiny_config)
     x = (make_signals(n=32)[:, :, None] - 3.0).astype("float32")
@@ -269,7 +269,7 @@ def test_padding_rows_change_nothing(trained, batch_size):
 
 
 def test_padded_sizes():
-    from sigae.training.loop import SMALL_PREDICT_BATCH, padded_size
+    from sigae.training.prediction import SMALL_PREDICT_BATCH, padded_size
 
     assert SMALL_PREDICT_BATCH == 32
     assert [padded_size(m, 1024) for m in (1, 32, 33, 1000, 1024)] == [32, 32, 1024, 1024, 1024]

@@ -14,7 +14,8 @@ from conftest import TINY, make_signals
 from test_io import write_v73
 
 import sigae
-from sigae import streaming
+from sigae.data import results
+from sigae.estimator import streaming
 from sigae.cli import main
 from sigae.errors import ConfigError, DataError
 from sigae.data.io import SignalDataset, list_variables, load_array, load_signals, open_signal_dataset, save_array
@@ -26,7 +27,7 @@ N, BATCH = 300, 16
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of one batch, and a count of the blocks read from disk."""
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(results, "CHUNK_BYTES", 1)
     reads = []
     original = SignalDataset.read
 
@@ -44,7 +45,7 @@ def no_loading(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("load_signals called: the file was not streamed")
 
-    monkeypatch.setattr(streaming, "load_signals", fail)
+    monkeypatch.setattr(results, "load_signals", fail)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_columns_are_found_and_said_while_streaming(tmp_path, trained, x, capsys
 
 def test_large_mat_output_is_matlab_v73(tmp_path, trained, x, capsys, monkeypatch, small_blocks):
     model, run, _ = trained
-    monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(results, "IN_MEMORY_BYTES", 0)
     source, out = write_input(tmp_path, "v73", x), tmp_path / "latent.mat"
     code, _, err = cli(capsys, "encode", run, source, "-o", out, "--batch-size", BATCH)
     assert code == 0, err
@@ -136,7 +137,7 @@ def test_streamed_score_equals_in_memory(tmp_path, trained, x, capsys, monkeypat
                                          ext, v73):
     model, run, _ = trained
     if v73:
-        monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
+        monkeypatch.setattr(results, "IN_MEMORY_BYTES", 0)
     source, out = write_input(tmp_path, "v73", x), tmp_path / f"scores{ext}"
     expected = model.score(load_signals(source), per_point=True, batch_size=BATCH)
     code, stdout, err = cli(capsys, "score", run, source, "-o", out, "--per-point", "--batch-size", BATCH,
@@ -245,7 +246,7 @@ def test_npy_of_either_memory_order_is_read_by_blocks(tmp_path, order, orientati
 
 
 def test_per_signal_stats_and_one_warning_for_all_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(results, "CHUNK_BYTES", 1)
     signals = make_signals(n=100, seed=4)
     signals[[5, 40, 41, 90]] = 2.0  # constant signals: zero spread, in three blocks
     model = sigae.SignalAutoencoder(input_length=64, normalize="per-signal", **TINY).build()

@@ -5,7 +5,7 @@ import pytest
 
 from sigae import AutoencoderConfig, ConfigError
 from sigae.model.network import build_models
-from sigae.training.loop import set_seed, train_autoencoder
+from sigae.training import set_seed, train_autoencoder
 
 from conftest import TINY, make_signals
 
@@ -47,7 +47,7 @@ def test_fused_adam_is_keras_adam_in_one_kernel(monkeypatch, strategy):
     import keras
     import tensorflow as tf
 
-    from sigae.training.loop import make_adam, make_strategy
+    from sigae.training import make_adam, make_strategy
 
     rng = np.random.default_rng(0)
     start = [rng.normal(size=(30, 20)).astype(np.float32), rng.normal(size=(20,)).astype(np.float32)]

@@ -196,7 +196,7 @@ def test_dominant_period_of_a_sine():
 # ---------------------------------------------------------------------------- recordings from files
 def write_v73(path, name, matrix):
     """A MATLAB v7.3 file as MATLAB writes it: column-major (transposed) dataset, MATLAB_class, 512-byte header."""
-    from sigae.estimator.streaming import write_mat73_header
+    from sigae.data.results import write_mat73_header
 
     with h5py.File(path, "w", userblock_size=512) as f:
         d = f.create_dataset(name, data=np.ascontiguousarray(np.asarray(matrix, dtype=np.float64).T))

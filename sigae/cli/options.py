@@ -110,7 +110,7 @@ def check_channels(path, shape, config):
 def open_input_signals(args, path, config):
     """(signals, source) for encode and score, checked against the model's length and channels: left on disk
     and streamed when the file allows (sigae.estimator.streaming)."""
-    from sigae.estimator.streaming import open_signals
+    from sigae.data.results import open_signals
 
     with open_signals(path, args.var, orientation=args.orientation, expected_length=config.input_length,
                       length_policy=_length_policy(args), layout=args.layout, expected_channels=config.channels,

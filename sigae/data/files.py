@@ -30,7 +30,8 @@ def check_writable(path: str | os.PathLike, overwrite: bool = False, option: str
     return path
 
 
-def umask() -> int:
+def current_umask() -> int:
+    """The process's file mode creation mask (read by setting it and setting it back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -48,7 +49,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
-    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; outputs get the usual permissions, as open() gives
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions, as open() gives
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

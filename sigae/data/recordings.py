@@ -195,7 +195,7 @@ def check_time_column(recordings: list[Recording], time_column=None) -> list[Rec
     naming it; ``"none"`` keeps every channel as it is; a number K leaves channel K out of every recording
     (column K of an ``N x C`` matrix, row K of a ``C x N`` one), saying so in ``Recording.note``.
     """
-    from sigae.data.io import _clean
+    from sigae.data.io import clean
 
     if time_column is not None and str(time_column).strip().lower() == "none":
         return recordings
@@ -207,7 +207,7 @@ def check_time_column(recordings: list[Recording], time_column=None) -> list[Rec
                 rising = np.flatnonzero((steps > 0).all(axis=0))
                 if len(rising):
                     k = int(rising[0])
-                    option = _clean(r.names[k]) if r.names else k + 1
+                    option = clean(r.names[k]) if r.names else k + 1
                     raise DataError(f"{r.name}: {_line(r, k)} increases at every one of its {len(x):,} points "
                                     f"({_clock_text(x[:, k], steps[:, k])}), as a clock does: a time axis, not a "
                                     f"sensor channel; leave it out with --time-column {option} (a run trained so "
@@ -236,10 +236,10 @@ def check_time_column(recordings: list[Recording], time_column=None) -> list[Rec
 def _line(recording: Recording, k: int) -> str:
     """``column 3`` (``column 'ax'`` in a table, ``row 3`` when the recording's points run along the rows) for its
     0-based channel k."""
-    from sigae.data.io import _clean
+    from sigae.data.io import clean
 
     if recording.names:
-        return f"column '{_clean(recording.names[k])}'"
+        return f"column '{clean(recording.names[k])}'"
     return f"{'row' if recording.time_axis == 1 else 'column'} {k + 1}"
 
 

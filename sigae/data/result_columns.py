@@ -31,7 +31,7 @@ class ResultColumns:
             stack.callback(self._close)
 
     def _close(self):
-        from sigae.estimator.streaming import write_mat73_header
+        from sigae.data.results import write_mat73_header
 
         self.file.close()
         if self.matlab:
@@ -43,7 +43,7 @@ class ResultColumns:
             if not self.streamed:
                 self.arrays.setdefault(name, []).append(value)
                 continue
-            from sigae.estimator.streaming import _MATLAB_CLASSES
+            from sigae.data.results import MATLAB_CLASSES
 
             dtype = np.uint8 if value.dtype == bool else value.dtype
             tail = value.shape[1:]
@@ -54,7 +54,7 @@ class ResultColumns:
                     shape, maxshape = (0,) + tail, (None,) + tail
                 ds = self.file.create_dataset(name, shape, dtype=dtype, maxshape=maxshape, chunks=True)
                 if self.matlab:
-                    ds.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASSES[np.dtype(dtype).name])
+                    ds.attrs["MATLAB_class"] = np.bytes_(MATLAB_CLASSES[np.dtype(dtype).name])
             ds = self.file[name]
             axis = ds.ndim - 1 if self.matlab else 0
             n = ds.shape[axis]
@@ -72,24 +72,24 @@ class ResultColumns:
             save_array(self.path, main, arrays.pop(main), overwrite=self.overwrite, csv_columns=csv_columns,
                        **arrays, **extras)
             return
-        from sigae.data.io import _writable
+        from sigae.data.io import writable
 
         sink = v73_extras(self.file) if self.matlab else None
         for key, value in extras.items():
-            value = _writable(self.path, key, value)
+            value = writable(self.path, key, value)
             if sink is None:
                 self.file.create_dataset(key, data=value)
             elif isinstance(value, str):
-                sink._put_v73_text(key, value)
+                sink.put_v73_text(key, value)
             else:
-                sink._put_v73_array(key, np.asarray(value))
+                sink.put_v73_array(key, np.asarray(value))
 
 
 def v73_extras(file):
-    """streaming._H5Sink's writers of small MATLAB v7.3 variables, on an open file."""
-    from sigae.estimator.streaming import _H5Sink
+    """:class:`sigae.data.results.H5Sink`'s writers of small MATLAB v7.3 variables, on an open file."""
+    from sigae.data.results import H5Sink
 
-    class Extras(_H5Sink):
+    class Extras(H5Sink):
         def __init__(self, file):
             self.file = file
 

@@ -22,7 +22,7 @@ from sigae.model.config import AutoencoderConfig
 from sigae.runs.folder import check_model_matches_config, load_keras_model, read_normalizer, read_results, save_run
 from sigae.runs.state import MODEL_FILE, read_run_config
 from sigae.training.options import FitOptions
-from sigae.training.loop import FUSED_PREDICT_BATCH, PREDICT_BATCH
+from sigae.training.prediction import FUSED_PREDICT_BATCH, PREDICT_BATCH
 
 KERNEL_PREDICT_VALUES = 2 ** 25
 """Kernel-feature comparisons (signals x points x features) per inference call of the kernels encoder:
@@ -147,7 +147,7 @@ class SignalAutoencoder:
     # ------------------------------------------------------------------ inference
     def predict_normalized(self, which: str, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Run the ``"encoder"``, ``"decoder"`` or ``"autoencoder"`` on normalized inputs (float32 out)."""
-        from sigae.training.loop import make_predict_fn, predict_batches
+        from sigae.training.prediction import make_predict_fn, predict_batches
 
         if which not in self._predict_fns:
             self._predict_fns[which] = make_predict_fn(getattr(self, which), self.inference_call(which))

@@ -151,7 +151,8 @@ def train_model(model, x, run_dir, resume, verbose, log, should_stop, strategy=N
     record the results and write them into *run_dir*."""
     from sigae.data.files import write_text
     from sigae.model import fastpath
-    from sigae.training.loop import TrainingFailed, TrainingInterrupted, set_seed, train_autoencoder
+    from sigae.training.loop import TrainingFailed, TrainingInterrupted, train_autoencoder
+    from sigae.training.strategy import set_seed
 
     t = model.training_
     set_seed(t["seed"])
@@ -165,7 +166,7 @@ def train_model(model, x, run_dir, resume, verbose, log, should_stop, strategy=N
     if not model.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
         # a frozen encoder (the kernels encoder): its codes once, and the training steps on the decoder
         if resume:  # the codes of the encoder the run was started with
-            from sigae.training.loop import load_checkpoint
+            from sigae.training.checkpoints import load_checkpoint
 
             load_checkpoint(run_dir / "checkpoints" / "last.npz", model.autoencoder)
         codes = (model.decoder, model.predict_normalized("encoder", xn_train),
@@ -226,7 +227,7 @@ def resolve_strategy(strategy):
     if strategy is None or strategy == "default":
         return None
     if isinstance(strategy, str):
-        from sigae.training.loop import make_strategy
+        from sigae.training.strategy import make_strategy
 
         strategy = make_strategy(strategy)
     import tensorflow as tf
@@ -244,6 +245,6 @@ def is_other_worker(strategy) -> bool:
     """True in a worker that is not the chief: it trains in a temporary folder, removed afterwards."""
     if strategy is None or is_chief_only(strategy):
         return False
-    from sigae.training.loop import is_chief
+    from sigae.training.strategy import is_chief
 
     return not is_chief(strategy)

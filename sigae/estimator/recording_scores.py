@@ -82,7 +82,7 @@ def resolve_point_threshold(spec, windowing: dict, metric: str = "mse") -> float
 
 
 def block_windows(model, window: int) -> int:
-    from sigae.estimator.streaming import chunk_rows
+    from sigae.data.results import chunk_rows
 
     batch = model.inference_batch_size
     return chunk_rows((1, window, model.config.channels), batch)

@@ -22,7 +22,7 @@ raises :class:`DataError` with a one-line message that starts with the file name
 
 :func:`open_signal_dataset` leaves large signals on disk instead (HDF5, MAT
 v7.3, .npy): a :class:`SignalDataset` reads them a block of signals at
-a time with the same checks and messages (see :mod:`sigae.estimator.streaming`).
+a time with the same checks and messages (see :mod:`sigae.data.results`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from sigae.data.io.convert import (LAYOUTS, _check_cell_layout, _check_finite, _
                       _orient, _stack_cell, _time_column_matrix, _time_column_table)
 from sigae.data.io.dataset import SignalDataset, open_signal_dataset
 from sigae.data.io.files import READ_SUFFIXES, _open
-from sigae.data.io.messages import _check_choice, _clean  # noqa: F401  (_clean: used by sigae.estimator.streaming)
+from sigae.data.io.messages import _check_choice, clean  # noqa: F401  (clean: used by sigae.data.results, recordings)
 from sigae.data.io.selection import _choose
 from sigae.data.io.tables import _Selection, _TableNode
-# the private writers are used by sigae.estimator.streaming, which writes save_array's files block by block
-from sigae.data.io.writing import (WRITE_SUFFIXES, _csv_text, _matlab_names, _npz_put, _writable,  # noqa: F401
-                      _writer_for, save_array)
+# the per-format writers are used by sigae.data.results, which writes save_array's files block by block
+from sigae.data.io.writing import (WRITE_SUFFIXES, csv_text, matlab_names, npz_put, save_array,  # noqa: F401
+                                   writable, writer_for)
 
 __all__ = ["load_signals", "load_array", "list_variables", "save_array", "open_signal_dataset", "SignalDataset",
            "SignalSource", "VariableInfo", "DEFAULT_MAX_BYTES", "READ_SUFFIXES", "WRITE_SUFFIXES", "LAYOUTS"]

@@ -8,7 +8,7 @@ import numpy as np
 
 from sigae.errors import DataError
 from sigae.data.io.base import _Node
-from sigae.data.io.messages import _LISTED, _bytes_text, _clean, _q, _shape_text
+from sigae.data.io.messages import _LISTED, _bytes_text, clean, _q, _shape_text
 from sigae.data.io.selection import _check_size, _kind_text
 from sigae.data.io.tables import _TableNode, _record_hint
 
@@ -20,7 +20,7 @@ def _check_dtype(where, label, dtype):
         raise DataError(f"{where}: variable {_q(label)} is complex; sigae needs real numbers "
                         "(save real(x) or abs(x) instead)")
     if dtype.kind not in "biuf":
-        raise DataError(f"{where}: variable {_q(label)} is not numeric (dtype {_clean(dtype)})")
+        raise DataError(f"{where}: variable {_q(label)} is not numeric (dtype {clean(dtype)})")
 
 
 def _numeric(where, node: _Node, max_bytes) -> np.ndarray:
@@ -40,11 +40,11 @@ def _numeric(where, node: _Node, max_bytes) -> np.ndarray:
 def _hint(node) -> str:
     """How to reach numbers inside a cell or struct."""
     if node.kind == "cell":
-        return f"; name one element as {_clean(node.label)}{{1}}"
+        return f"; name one element as {clean(node.label)}{{1}}"
     if node.kind == "struct":
-        fields = ", ".join(map(_clean, node.fields()[:_LISTED])) or "none"
+        fields = ", ".join(map(clean, node.fields()[:_LISTED])) or "none"
         each = " for one signal per element" if math.prod(node.shape) != 1 else ""
-        return f"; name a field as {_clean(node.label)}.field{each} (fields: {fields})"
+        return f"; name a field as {clean(node.label)}.field{each} (fields: {fields})"
     if node.kind == "other" and node.cls.startswith("Octave"):
         return "; sigae reads Octave matrices, cells and structs (in Octave: x = double(x), then save)"
     if node.kind in ("object", "function_handle"):
@@ -69,7 +69,7 @@ def _stack_cell(where, node: _Node, length_policy, max_bytes) -> np.ndarray:
                                 "needs one vector per cell")
             raise DataError(f"{where}: {_q(label)} is a {_shape_text(item.shape)} matrix; {_q(node.label)} of a "
                             f"struct array stacks one vector per element; name one element for its matrix, "
-                            f"e.g. {_clean(label)}")
+                            f"e.g. {clean(label)}")
         total += math.prod(item.shape) * 8
         if total > max_bytes:
             raise DataError(f"{where}: {noun} {_q(node.label)} needs more than {_bytes_text(max_bytes)} as float64")
@@ -235,7 +235,7 @@ def _time_column_matrix(where, label, x, time_column) -> tuple[np.ndarray, str]:
         return x, ""
     text = str(time_column).strip()
     if not text.isdigit():
-        raise DataError(f"{where}: --time-column {_clean(text)}: variable {_q(label)} has no column names (no header "
+        raise DataError(f"{where}: --time-column {clean(text)}: variable {_q(label)} has no column names (no header "
                         "line, no record fields); give the column's number, e.g. --time-column 1")
     k = int(text)
     if x.ndim != 2:

@@ -13,7 +13,7 @@ from sigae.data.io.base import SignalSource, _Container
 from sigae.data.io.convert import _check_finite, _check_layout, _check_signal_count, _orientation, _orientation_name
 from sigae.data.io.files import _open_checked, _reading, _streamable_file
 from sigae.data.io.hdf5 import _H5Node, _OctaveNode, _h5_blocks
-from sigae.data.io.messages import _check_choice, _clean
+from sigae.data.io.messages import _check_choice, clean
 from sigae.data.io.numpy_files import _npy_blocks
 from sigae.data.io.selection import _choose
 from sigae.data.io.tables import _Selection, _TableNode
@@ -38,7 +38,7 @@ class SignalDataset:
         The message is the one for the whole variable: on a NaN/Inf the rest of it is read to count them.
         """
         x = self._block(start, stop)
-        _check_finite(_clean(self.source.path), self.source.var, x, signals=True, offset=start,
+        _check_finite(clean(self.source.path), self.source.var, x, signals=True, offset=start,
                       count_rest=lambda: self._count_nonfinite(stop, max(stop - start, 1)))
         return x
 

@@ -11,7 +11,7 @@ from sigae.errors import DataError
 from sigae.data.io.base import _Container, _Single
 from sigae.data.io.hdf5 import _FilterUnavailable, _Hdf5, _is_matlab_hdf5
 from sigae.data.io.matlab import _MatScipy
-from sigae.data.io.messages import _FORMAT_NAMES, _bytes_text, _clean, _reason
+from sigae.data.io.messages import _FORMAT_NAMES, _bytes_text, clean, _reason
 from sigae.data.io.numpy_files import _Npz, _npy_node
 from sigae.data.io.text import _table_node
 
@@ -62,18 +62,18 @@ def _reading(path):
     except DataError:
         raise
     except _FilterUnavailable as exc:
-        raise DataError(f"{_clean(path)}: {exc}") from exc
+        raise DataError(f"{clean(path)}: {exc}") from exc
     except Exception as exc:  # the parsers raise anything on bad bytes (even SyntaxError from a .npy header)
         what = _FORMAT_NAMES.get(Path(str(path)).suffix.lower(), "file")
-        raise DataError(f"{_clean(path)}: not a readable {what} ({_reason(exc)})") from exc
+        raise DataError(f"{clean(path)}: not a readable {what} ({_reason(exc)})") from exc
 
 
 def _open_checked(path, max_bytes) -> _Container:
     """*path* opened as a container, after the checks every format shares (call inside _reading)."""
-    where = _clean(path)
+    where = clean(path)
     path = Path(path)
     if path.suffix.lower() not in READ_SUFFIXES:
-        raise DataError(f"{where}: cannot read '{_clean(path.suffix)}' files; use one of {', '.join(READ_SUFFIXES)}")
+        raise DataError(f"{where}: cannot read '{clean(path.suffix)}' files; use one of {', '.join(READ_SUFFIXES)}")
     if not path.exists():
         raise DataError(f"{where}: no such file")
     if path.is_dir():

@@ -15,7 +15,7 @@ from scipy.io.matlab import MatlabFunction, MatlabObject, MatlabOpaque
 
 from sigae.errors import DataError
 from sigae.data.io.base import VariableInfo, _Container, _NUMERIC_CLASSES, _Node, _dense, _dtype_kind
-from sigae.data.io.messages import _bytes_text, _clean, _q
+from sigae.data.io.messages import _bytes_text, clean, _q
 from sigae.data.io.selection import _parse_path
 
 
@@ -134,7 +134,7 @@ class _MatScipy(_Container):
         value = scipy.io.loadmat(self.path, variable_names=[name], squeeze_me=False, struct_as_record=True,
                                  chars_as_strings=False)[name]
         if isinstance(value, str):  # scipy reports an unreadable variable as a "Read error: ..." string
-            raise DataError(f"{self.where}: variable {_q(name)} cannot be read ({_clean(value)})")
+            raise DataError(f"{self.where}: variable {_q(name)} cannot be read ({clean(value)})")
         return _ValueNode(value, name)
 
     def split(self, var):

@@ -8,13 +8,13 @@ _FORMAT_NAMES = {".mat": "MAT-file", ".npy": ".npy file", ".npz": ".npz archive"
                  ".txt": "text table", ".h5": "HDF5 file", ".hdf5": "HDF5 file"}
 
 
-def _clean(text) -> str:
+def clean(text) -> str:
     """*text* on one printable line: control characters and undecodable bytes escaped."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
 
 
 def _q(name) -> str:
-    return f"'{_clean(name)}'"
+    return f"'{clean(name)}'"
 
 
 def _shape_text(shape) -> str:
@@ -34,7 +34,7 @@ def _listing(infos, *, with_type=True) -> str:
         kind = i.dtype if i.kind in ("numeric", "logical") else i.kind
         if i.kind == "object" and i.dtype not in ("object", "opaque", ""):
             kind = f"{i.dtype} object"
-        return f"{_clean(i.name)} ({_shape_text(i.shape)}{' ' + _clean(kind) if with_type else ''})"
+        return f"{clean(i.name)} ({_shape_text(i.shape)}{' ' + clean(kind) if with_type else ''})"
 
     text = ", ".join(describe(i) for i in infos[:_LISTED])
     return text + (f" and {len(infos) - _LISTED} more" if len(infos) > _LISTED else "") if text else "no variables"
@@ -44,7 +44,7 @@ def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "error":  # zlib.error, struct.error
         name = f"{type(exc).__module__}.error"
-    text = _clean(f"{name}: {exc}" if str(exc) else name)
+    text = clean(f"{name}: {exc}" if str(exc) else name)
     return text if len(text) <= 200 else text[:197] + "..."
 
 

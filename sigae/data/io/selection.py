@@ -9,7 +9,7 @@ import numpy as np
 
 from sigae.errors import DataError
 from sigae.data.io.base import VariableInfo, _Container, _LeafNode, _Node
-from sigae.data.io.messages import _bytes_text, _clean, _listing, _q, _shape_text
+from sigae.data.io.messages import _bytes_text, clean, _listing, _q, _shape_text
 from sigae.data.io.tables import _TableNode, is_record_dtype
 
 
@@ -69,7 +69,7 @@ def _choose(src: _Container, var, use, max_bytes) -> _Node:
         name, steps = found[0].name, []
     else:
         if not isinstance(var, str) or not var:
-            raise DataError(f"{where}: the variable name must be non-empty text, got {_clean(repr(var))}")
+            raise DataError(f"{where}: the variable name must be non-empty text, got {clean(repr(var))}")
         name, steps = src.split(var)
         if name not in {i.name for i in infos}:
             raise DataError(f"{where}: no variable {_q(name)}; the file contains: {_listing(infos)}")
@@ -92,7 +92,7 @@ def _walk(where, node: _Node, steps) -> _Node:
                                 f"it has no field {_q(arg)}")
             if arg not in node.fields():
                 raise DataError(f"{where}: struct {_q(node.label)} has no field {_q(arg)}; its fields: "
-                                f"{', '.join(map(_clean, node.fields())) or 'none'}")
+                                f"{', '.join(map(clean, node.fields())) or 'none'}")
             if math.prod(node.shape) != 1:
                 node = _FieldStack.of(where, node, arg)
             else:
@@ -132,7 +132,7 @@ class _FieldStack(_Node):
                                            else [(label, item)]):
                 if name not in element.fields():
                     raise DataError(f"{where}: struct {_q(element_label)} has no field {_q(name)}; its fields: "
-                                    f"{', '.join(map(_clean, element.fields())) or 'none'}")
+                                    f"{', '.join(map(clean, element.fields())) or 'none'}")
                 items.append((f"{element_label}.{name}", element.field(name, f"{element_label}.{name}")))
         if not items:
             raise DataError(f"{where}: struct array {_q(node.label)} is empty")
@@ -155,7 +155,7 @@ def _record_field(where, node: _Node, dtype, name: str) -> _Node:
     """Field *name* of an array of records, as an array of its shape (and the field's own)."""
     if name not in dtype.names:
         raise DataError(f"{where}: {_q(node.label)} is an array of records with no field {_q(name)}; its fields: "
-                        f"{', '.join(map(_clean, dtype.names))}")
+                        f"{', '.join(map(clean, dtype.names))}")
     sub = dtype.fields[name][0]
     base, shape = sub.subdtype if sub.subdtype else (sub, ())
     return _LeafNode(f"{node.label}/{name}", tuple(node.shape) + tuple(shape), base,
@@ -194,9 +194,9 @@ def _kind_text(node) -> str:
     if node.kind == "struct" and node.shape and math.prod(node.shape) != 1:
         return f"a {_shape_text(node.shape)} struct array"
     if node.kind == "object" and node.cls and node.cls not in ("object", "opaque"):
-        name = f"a MATLAB {_clean(node.cls)} object"
+        name = f"a MATLAB {clean(node.cls)} object"
     elif node.kind == "other" and node.cls:
-        name = f"an {_clean(node.cls)} value"
+        name = f"an {clean(node.cls)} value"
     elif node.kind == "other" and is_record_dtype(getattr(node, "dtype", None) or getattr(
             getattr(node, "obj", None), "dtype", None)):
         name = "an array of records"

@@ -30,7 +30,7 @@ import numpy as np
 
 from sigae.errors import DataError
 from sigae.data.io.base import VariableInfo, _Node
-from sigae.data.io.messages import _LISTED, _clean, _q, _shape_text
+from sigae.data.io.messages import _LISTED, clean, _q, _shape_text
 
 
 _TIME_WORDS = {"t", "time", "times", "timestamp", "timestamps", "tstamp", "ts", "datetime", "date", "elapsed",
@@ -179,7 +179,7 @@ class _TableNode(_Node):
         """``index (time), ax, ay`` for messages: each column, with what it is when it is not a number."""
         def one(c):
             what = "the pandas index" if c.declared_index else "" if c.kind == "number" else c.kind
-            return (_clean(c.name) if c.name.strip() else "(no name)") + (f" ({what})" if what else "")
+            return (clean(c.name) if c.name.strip() else "(no name)") + (f" ({what})" if what else "")
 
         text = ", ".join(one(c) for c in self.columns[:_LISTED])
         return text + (f" and {len(self.columns) - _LISTED} more" if len(self.columns) > _LISTED else "")
@@ -212,7 +212,7 @@ class _TableNode(_Node):
         if wrong:
             raise DataError(f"{where}: {_q(label)} holds {wrong[0].kind} values, not numbers; the numeric "
                             f"{'columns' if self.text_table else 'fields'} of {_q(self.label)}: "
-                            f"{', '.join(_clean(c.name) for c in self.columns if c.kind == 'number') or 'none'}")
+                            f"{', '.join(clean(c.name) for c in self.columns if c.kind == 'number') or 'none'}")
         return _Selection(self, label, chosen, "")
 
     def select(self, where, time_column=None) -> _Selection:
@@ -231,14 +231,14 @@ class _TableNode(_Node):
         elif str(time_column).lower() == "none":
             time = []
         else:
-            time = self._find(where, time_column, f"--time-column {_clean(time_column)}: ")
+            time = self._find(where, time_column, f"--time-column {clean(time_column)}: ")
         data = [c for c in numbers if c not in time]
         other = [c for c in self.columns if c.kind != "number" and c not in time]
         what = "column" if self.text_table else "field"
         if not data:
             raise DataError(f"{where}: {'text' if self.text_table else 'record'} table {_q(self.label)} has no "
                             f"numeric {what} left besides its time axis; its {what}s: {self.field_text()}; "
-                            f"name one with --var {_clean(self.label)}/{what} or choose --time-column")
+                            f"name one with --var {clean(self.label)}/{what} or choose --time-column")
         parts = []
         if time:
             keep = time_column is None and any(c.kind == "number" for c in time)
@@ -251,7 +251,7 @@ class _TableNode(_Node):
             parts.append(f"{', '.join(c.describe(self.text_table) for c in other)} left out (not numbers)")
         note = ""
         if parts:
-            names = ", ".join(_clean(c.name) for c in data[:_LISTED]) + (
+            names = ", ".join(clean(c.name) for c in data[:_LISTED]) + (
                 f" and {len(data) - _LISTED} more" if len(data) > _LISTED else "")
             note = f"{_q(self.label)}: {'; '.join(parts)}; channels: {names}"
         return _Selection(self, self.label, data, note)
@@ -284,6 +284,6 @@ def _record_hint(node) -> str:
         dtype = node.obj.dtype
     if not is_record_dtype(dtype):
         return ""
-    names = ", ".join(map(_clean, dtype.names[:_LISTED]))
+    names = ", ".join(map(clean, dtype.names[:_LISTED]))
     return (f"; it is a {_shape_text(node.shape)} array of records with fields {names}: sigae reads a "
-            f"one-dimensional record table, or one field as --var {_clean(node.label)}/field")
+            f"one-dimensional record table, or one field as --var {clean(node.label)}/field")

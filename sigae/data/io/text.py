@@ -22,7 +22,7 @@ import numpy as np
 
 from sigae.errors import DataError
 from sigae.data.io.base import _LeafNode
-from sigae.data.io.messages import _clean
+from sigae.data.io.messages import clean
 from sigae.data.io.tables import _TableNode
 
 
@@ -64,7 +64,7 @@ def _first_problem(where, lines, delimiter, trailing, text=()) -> DataError:
                 return DataError(f"{where}: line {number}, column {column} is empty (a missing value); "
                                  "fill it in or remove the line")
             if not is_number(field) and column - 1 not in text:
-                return DataError(f"{where}: line {number}, column {column}: {_clean(repr(field))} is not a number")
+                return DataError(f"{where}: line {number}, column {column}: {clean(repr(field))} is not a number")
         if width is None:
             width, first = len(fields), number
         elif len(fields) != width:

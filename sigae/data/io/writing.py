@@ -1,4 +1,4 @@
-"""Writing results: :func:`save_array` and the per-format writers (also used by sigae.estimator.streaming)."""
+"""Writing results: :func:`save_array` and the per-format writers (also used by sigae.data.results)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import scipy.io
 
 from sigae.errors import DataError
 from sigae.data.files import atomic_path
-from sigae.data.io.messages import _clean, _q, _shape_text
+from sigae.data.io.messages import clean, _q, _shape_text
 
 
 WRITE_SUFFIXES = (".mat", ".npz", ".csv", ".h5", ".hdf5")
@@ -33,14 +33,14 @@ def save_array(path, name, array, *, overwrite=False, csv_columns=None, **extra)
     unless *overwrite*.
     """
     path = Path(path)
-    writer = _writer_for(path)
+    writer = writer_for(path)
     if not isinstance(name, str) or not name:
-        raise DataError(f"{_clean(path)}: the variable name must be non-empty text, got {name!r}")
+        raise DataError(f"{clean(path)}: the variable name must be non-empty text, got {name!r}")
     if name in extra:
-        raise DataError(f"{_clean(path)}: variable {_q(name)} is given twice")
-    variables = {key: _writable(path, key, value) for key, value in {name: array, **extra}.items()}
+        raise DataError(f"{clean(path)}: variable {_q(name)} is given twice")
+    variables = {key: writable(path, key, value) for key, value in {name: array, **extra}.items()}
     if not isinstance(variables[name], np.ndarray):
-        raise DataError(f"{_clean(path)}: variable {_q(name)} must be an array, not text")
+        raise DataError(f"{clean(path)}: variable {_q(name)} must be an array, not text")
     if csv_columns is not None and path.suffix.lower() == ".csv":
         variables = {"": csv_table(path, [(key, variables[key]) for key in csv_columns])}
         writer = _write_csv_table
@@ -49,7 +49,7 @@ def save_array(path, name, array, *, overwrite=False, csv_columns=None, **extra)
     return path
 
 
-def _writable(path, key, value):
+def writable(path, key, value):
     """An extra as an ndarray, or kept as str; anything else is a programming error."""
     if isinstance(value, str):
         return value
@@ -71,13 +71,13 @@ def _matlab_name(name: str) -> str:
     return text[:63]
 
 
-def _matlab_names(path, keys) -> dict:
+def matlab_names(path, keys) -> dict:
     """{key: MATLAB-valid name}; two keys that would get the same name are an error."""
     renamed = {}
     for key in keys:
         new = _matlab_name(key)
         if new in renamed:
-            raise DataError(f"{_clean(path)}: variables {_q(renamed[new])} and {_q(key)} would both be saved as "
+            raise DataError(f"{clean(path)}: variables {_q(renamed[new])} and {_q(key)} would both be saved as "
                             f"{_q(new)} in a .mat file; rename one")
         renamed[new] = key
     return {key: new for new, key in renamed.items()}
@@ -85,7 +85,7 @@ def _matlab_names(path, keys) -> dict:
 
 def _write_mat(path, tmp, name, variables):
     """MATLAB v5, compressed, every name made MATLAB-valid; two names that would clash are an error."""
-    names = _matlab_names(path, variables)
+    names = matlab_names(path, variables)
     scipy.io.savemat(tmp, {names[key]: value for key, value in variables.items()}, format="5", do_compression=True,
                      oned_as="column")
 
@@ -94,10 +94,10 @@ def _write_npz(path, tmp, name, variables):
     """The archive np.savez writes, without its reserved keyword names ("file", "allow_pickle")."""
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for key, value in variables.items():
-            _npz_put(archive, key, value)
+            npz_put(archive, key, value)
 
 
-def _npz_put(archive: zipfile.ZipFile, key, value):
+def npz_put(archive: zipfile.ZipFile, key, value):
     """*value* as entry ``key.npy`` of an archive open for writing."""
     with archive.open(f"{key}.npy", "w", force_zip64=True) as fh:
         np.lib.format.write_array(fh, np.asarray(value), allow_pickle=False)
@@ -107,9 +107,9 @@ def _write_csv(path, tmp, name, variables):
     """Comma-separated rows; each number in the shortest text that reads back to the same float64."""
     array = variables[name]
     if array.ndim > 2:
-        raise DataError(f"{_clean(path)}: a .csv file holds a 2-D table, but {_q(name)} is "
+        raise DataError(f"{clean(path)}: a .csv file holds a 2-D table, but {_q(name)} is "
                         f"{_shape_text(array.shape)}; use .mat, .npz or .h5")
-    tmp.write_text(_csv_text(array), encoding="utf-8")
+    tmp.write_text(csv_text(array), encoding="utf-8")
 
 
 def csv_table(path, columns) -> str:
@@ -117,7 +117,7 @@ def csv_table(path, columns) -> str:
     line per row; whole-number columns (flags, indices) as integers, others as the shortest exact float64."""
     arrays = [np.asarray(value).reshape(-1) for _, value in columns]
     if len({len(a) for a in arrays}) != 1:
-        raise DataError(f"{_clean(path)}: the columns {', '.join(_q(n) for n, _ in columns)} differ in length")
+        raise DataError(f"{clean(path)}: the columns {', '.join(_q(n) for n, _ in columns)} differ in length")
     lists = [a.astype(np.int64).tolist() if a.dtype.kind in "biu" else a.astype(np.float64).tolist() for a in arrays]
     return ",".join(name for name, _ in columns) + "\n" + "".join(",".join(map(repr, row)) + "\n"
                                                                   for row in zip(*lists))
@@ -127,7 +127,7 @@ def _write_csv_table(path, tmp, name, variables):
     tmp.write_text(variables[""], encoding="utf-8")
 
 
-def _csv_text(array) -> str:
+def csv_text(array) -> str:
     """Rows of a 0-D, 1-D (one per line) or 2-D array as text lines, each number as the shortest exact float64."""
     table = array.reshape(len(array), -1) if array.ndim else array.reshape(1, 1)
     return "".join(",".join(map(repr, row)) + "\n" for row in table.astype(np.float64).tolist())
@@ -143,10 +143,10 @@ def _write_h5(path, tmp, name, variables):
 _WRITERS = {".mat": _write_mat, ".npz": _write_npz, ".csv": _write_csv, ".h5": _write_h5, ".hdf5": _write_h5}
 
 
-def _writer_for(path: Path):
+def writer_for(path: Path):
     """The writer of *path*'s extension; DataError for one sigae cannot write."""
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:
-        raise DataError(f"{_clean(path)}: cannot write '{_clean(path.suffix)}' files; "
+        raise DataError(f"{clean(path)}: cannot write '{clean(path.suffix)}' files; "
                         f"use one of {', '.join(WRITE_SUFFIXES)}")
     return writer
