@@ -55,7 +55,7 @@ def cmd_export(args):
 
     import numpy as np
 
-    from sigae.export.model import _check_input_offset, export_model
+    from sigae.export import check_input_offset, export_model
 
     if args.format == "onnx":
         import importlib.util
@@ -70,7 +70,7 @@ def cmd_export(args):
         raise SigaeError(f"-o/--output {args.output}: already exists; pass --overwrite to replace it")
     run_dir = Path(args.run)
     config, _ = run_setup(args.run)
-    _check_input_offset(args.input_offset, config.channels)
+    check_input_offset(args.input_offset, config.channels)
     training = {}
     if (run_dir / "training.json").is_file():
         try:

@@ -105,9 +105,9 @@ class TextSamples:
     def _header(self, names) -> None:
         """A header of C + 1 names, one of which says time or index (``time_s``, ``t``, ``sample``...): that column
         is the time axis, left out of the channels, as when the file is read whole (sigae.data.io.tables)."""
-        from sigae.data.io.tables import _name_role
+        from sigae.data.io.tables import name_role
 
-        roles = [j for j, name in enumerate(names) if _name_role(name)]
+        roles = [j for j, name in enumerate(names) if name_role(name)]
         if len(names) == self.channels + 1 and len(roles) == 1:
             self.time_column = roles[0]
 

@@ -152,7 +152,7 @@ def read_recordings(path, var=None, *, orientation=None, stream: bool | None = N
 
 def _read(path, where, var, infos, orientation, stream, time_column) -> tuple[list[Recording], bool]:
     """The recordings of *var*, and whether they come from a table of named columns (*time_column* applied)."""
-    from sigae.data.io import DEFAULT_MAX_BYTES, _load_array_named
+    from sigae.data.io import DEFAULT_MAX_BYTES, load_array_named
 
     head = re.match(r"[^.{(]+", var.replace(" ", "")).group(0) if var.strip() else ""
     if head in infos:
@@ -174,7 +174,7 @@ def _read(path, where, var, infos, orientation, stream, time_column) -> tuple[li
                 return _elements(path, names, orientation), False
     # anything else, also a table's field (acc/table/ax, a CSV's column) or a pandas key (acc): sigae.data.io resolves
     # the name, or says what the file holds
-    x, source, names = _load_array_named(path, var, DEFAULT_MAX_BYTES, time_column)
+    x, source, names = load_array_named(path, var, DEFAULT_MAX_BYTES, time_column)
     recordings = _split(where, source.var, x.shape, _array_reader(x), orientation, streamed=False)
     for r in recordings:
         r.note = source.note

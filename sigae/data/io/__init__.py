@@ -30,13 +30,13 @@ from __future__ import annotations
 import numpy as np
 
 from sigae.data.io.base import DEFAULT_MAX_BYTES, SignalSource, VariableInfo
-from sigae.data.io.convert import (LAYOUTS, _check_cell_layout, _check_finite, _check_layout, _check_signal_count, _numeric,
-                      _orient, _stack_cell, _time_column_matrix, _time_column_table)
+from sigae.data.io.convert import (LAYOUTS, check_cell_layout, check_finite, check_layout, check_signal_count, numeric_array,
+                      orient_signals, stack_cell, time_column_matrix, time_column_table)
 from sigae.data.io.dataset import SignalDataset, open_signal_dataset
-from sigae.data.io.files import READ_SUFFIXES, _open
-from sigae.data.io.messages import _check_choice, clean  # noqa: F401  (clean: used by sigae.data.results, recordings)
-from sigae.data.io.selection import _choose
-from sigae.data.io.tables import _Selection, _TableNode
+from sigae.data.io.files import READ_SUFFIXES, open_file
+from sigae.data.io.messages import check_choice, clean  # noqa: F401  (clean: used by sigae.data.results, recordings)
+from sigae.data.io.selection import choose_variable
+from sigae.data.io.tables import Selection, TableNode
 # the per-format writers are used by sigae.data.results, which writes save_array's files block by block
 from sigae.data.io.writing import (WRITE_SUFFIXES, csv_text, matlab_names, npz_put, save_array,  # noqa: F401
                                    writable, writer_for)
@@ -73,25 +73,25 @@ def load_signals(path, var=None, *, orientation=None, expected_length=None, leng
     Raises DataError (one line, starting with the file name) for anything it cannot read; ValueError for an
     *orientation*, *length_policy* or *layout* that is none of the above.
     """
-    _check_choice("orientation", orientation, ("rows", "columns"))
-    _check_choice("length_policy", length_policy, ("crop", "pad"))
-    layout = _check_layout(layout)
-    with _open(path, max_bytes) as src:
-        node = _choose(src, var, "signals", max_bytes)
-        named = isinstance(node, (_TableNode, _Selection))  # a table, or columns of one
-        node, table_note = _time_column_table(src.where, node, time_column)
+    check_choice("orientation", orientation, ("rows", "columns"))
+    check_choice("length_policy", length_policy, ("crop", "pad"))
+    layout = check_layout(layout)
+    with open_file(path, max_bytes) as src:
+        node = choose_variable(src, var, "signals", max_bytes)
+        named = isinstance(node, (TableNode, Selection))  # a table, or columns of one
+        node, table_note = time_column_table(src.where, node, time_column)
         read = ""
         if node.kind == "cell":
-            x = _stack_cell(src.where, node, length_policy, max_bytes)
-            x, orient, note = _check_cell_layout(src.where, node.label, x, orientation, expected_length, node.noun)
+            x = stack_cell(src.where, node, length_policy, max_bytes)
+            x, orient, note = check_cell_layout(src.where, node.label, x, orientation, expected_length, node.noun)
         else:
-            x = _numeric(src.where, node, max_bytes)
+            x = numeric_array(src.where, node, max_bytes)
             if not named:
-                x, table_note = _time_column_matrix(src.where, node.label, x, time_column)
-            x, orient, read, note = _orient(src.where, node.label, x, orientation, expected_length, min_signals,
+                x, table_note = time_column_matrix(src.where, node.label, x, time_column)
+            x, orient, read, note = orient_signals(src.where, node.label, x, orientation, expected_length, min_signals,
                                             layout, expected_channels)
-        _check_signal_count(src.where, node.label, x.shape, min_length, min_signals)
-        _check_finite(src.where, node.label, x, signals=True)
+        check_signal_count(src.where, node.label, x.shape, min_length, min_signals)
+        check_finite(src.where, node.label, x, signals=True)
     note = "; ".join(n for n in (table_note, note) if n)
     return (x, SignalSource(str(path), node.label, orient, note, read)) if return_info else x
 
@@ -104,23 +104,23 @@ def load_array(path, var=None, *, max_bytes=DEFAULT_MAX_BYTES, return_info=False
     :func:`load_signals` (*time_column*; a matrix without column names is returned whole); the note of the
     SignalSource (*return_info*) says what was left out.
     """
-    x, source, _ = _load_array_named(path, var, max_bytes, time_column)
+    x, source, _ = load_array_named(path, var, max_bytes, time_column)
     return (x, source) if return_info else x
 
 
-def _load_array_named(path, var, max_bytes, time_column) -> tuple[np.ndarray, SignalSource, list | None]:
+def load_array_named(path, var, max_bytes, time_column) -> tuple[np.ndarray, SignalSource, list | None]:
     """load_array's array and SignalSource, and the names of its columns when it comes from a table (else None)."""
-    with _open(path, max_bytes) as src:
-        node = _choose(src, var, "numbers", max_bytes)
-        node, note = _time_column_table(src.where, node, time_column)
-        names = [c.name for c in node.chosen] if isinstance(node, _Selection) else None
-        x = _stack_cell(src.where, node, None, max_bytes) if node.kind == "cell" else _numeric(src.where, node,
+    with open_file(path, max_bytes) as src:
+        node = choose_variable(src, var, "numbers", max_bytes)
+        node, note = time_column_table(src.where, node, time_column)
+        names = [c.name for c in node.chosen] if isinstance(node, Selection) else None
+        x = stack_cell(src.where, node, None, max_bytes) if node.kind == "cell" else numeric_array(src.where, node,
                                                                                                 max_bytes)
-        _check_finite(src.where, node.label, x, signals=False)
+        check_finite(src.where, node.label, x, signals=False)
     return x, SignalSource(str(path), node.label, "rows", note), names
 
 
 def list_variables(path) -> list[VariableInfo]:
     """The variables of a file, from headers only (nothing large is read)."""
-    with _open(path, DEFAULT_MAX_BYTES) as src:
+    with open_file(path, DEFAULT_MAX_BYTES) as src:
         return list(src.variables())

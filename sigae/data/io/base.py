@@ -1,7 +1,7 @@
-"""The reader interface every format implements: a file is a _Container of variables, each a _Node.
+"""The reader interface every format implements: a file is a Container of variables, each a Node.
 
-A _Container lists its variables from headers (VariableInfo) and gives the _Node of a
-top-level name; a _Node has a kind (numeric, logical, char, cell, struct, sparse,
+A Container lists its variables from headers (VariableInfo) and gives the Node of a
+top-level name; a Node has a kind (numeric, logical, char, cell, struct, sparse,
 function_handle, object, other), a MATLAB-order shape, and walks into fields and
 elements or reads its data. Choosing a variable, walking ``data.trials{3}`` and
 converting to float64 (sigae.data.io.selection, sigae.data.io.convert) work the same for every format."""
@@ -17,7 +17,7 @@ import numpy as np
 
 
 DEFAULT_MAX_BYTES = 8 * 2**30
-_NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class SignalSource:
     layout: str = ""
 
 
-class _Node:
+class Node:
     """A variable or a part of one: kind, MATLAB-order shape, numpy dtype (None if not an array yet)."""
 
     label: str
@@ -58,10 +58,10 @@ class _Node:
     def fields(self) -> list[str]:
         return []
 
-    def field(self, name: str, label: str) -> _Node:
+    def field(self, name: str, label: str) -> Node:
         raise NotImplementedError
 
-    def element(self, index: tuple, label: str) -> _Node:
+    def element(self, index: tuple, label: str) -> Node:
         raise NotImplementedError
 
     def read(self) -> np.ndarray:
@@ -76,7 +76,7 @@ class _Node:
             yield label, self.element(tuple(int(i) for i in np.unravel_index(k, self.shape, order="F")), label)
 
 
-def _dtype_kind(dtype: np.dtype) -> str:
+def dtype_kind(dtype: np.dtype) -> str:
     """The kind of a plain numpy array."""
     if dtype.names:
         return "numeric" if set(dtype.names) == {"real", "imag"} else "other"
@@ -84,18 +84,18 @@ def _dtype_kind(dtype: np.dtype) -> str:
             "U": "char", "S": "char", "O": "object"}.get(dtype.kind, "other")
 
 
-class _LeafNode(_Node):
+class LeafNode(Node):
     """An array known by its header, read on demand (npy, npz, csv)."""
 
     def __init__(self, label, shape, dtype, reader: Callable[[], np.ndarray]):
         self.label, self.shape, self.dtype, self._reader = label, tuple(shape), dtype, reader
-        self.kind = _dtype_kind(dtype)
+        self.kind = dtype_kind(dtype)
 
     def read(self):
         return self._reader()
 
 
-def _dense(matrix) -> np.ndarray:
+def dense_array(matrix) -> np.ndarray:
     """A sparse matrix as an array, its indices checked first (toarray trusts them).
 
     COO matrices (scipy's MAT v4 reader) check their indices when built and have no check_format.
@@ -105,7 +105,7 @@ def _dense(matrix) -> np.ndarray:
     return matrix.toarray()
 
 
-class _Container:
+class Container:
     """An open file: its variables (from headers) and a node per top-level name."""
 
     def __init__(self, path: Path, where: str):
@@ -114,7 +114,7 @@ class _Container:
     def variables(self) -> list[VariableInfo]:
         raise NotImplementedError
 
-    def root(self, name: str) -> _Node:
+    def root(self, name: str) -> Node:
         raise NotImplementedError
 
     def split(self, var: str) -> tuple[str, list]:
@@ -125,10 +125,10 @@ class _Container:
         pass
 
 
-class _Single(_Container):
+class Single(Container):
     """A file holding one unnamed array (.npy, .csv, .txt), named after the file; any *var* selects it."""
 
-    def __init__(self, path, where, node: _LeafNode):
+    def __init__(self, path, where, node: LeafNode):
         super().__init__(path, where)
         self.node = node
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sigae.data.io.base import SignalSource, _Container
-from sigae.data.io.convert import _check_finite, _check_layout, _check_signal_count, _orientation, _orientation_name
-from sigae.data.io.files import _open_checked, _reading, _streamable_file
-from sigae.data.io.hdf5 import _H5Node, _OctaveNode, _h5_blocks
-from sigae.data.io.messages import _check_choice, clean
-from sigae.data.io.numpy_files import _npy_blocks
-from sigae.data.io.selection import _choose
-from sigae.data.io.tables import _Selection, _TableNode
+from sigae.data.io.base import SignalSource, Container
+from sigae.data.io.convert import check_finite, check_layout, check_signal_count, signal_orientation, orientation_name
+from sigae.data.io.files import open_checked, library_errors, streamable_file
+from sigae.data.io.hdf5 import H5Node, OctaveNode, h5_blocks
+from sigae.data.io.messages import check_choice, clean
+from sigae.data.io.numpy_files import npy_blocks
+from sigae.data.io.selection import choose_variable
+from sigae.data.io.tables import Selection, TableNode
 
 
 class SignalDataset:
@@ -38,12 +38,12 @@ class SignalDataset:
         The message is the one for the whole variable: on a NaN/Inf the rest of it is read to count them.
         """
         x = self._block(start, stop)
-        _check_finite(clean(self.source.path), self.source.var, x, signals=True, offset=start,
+        check_finite(clean(self.source.path), self.source.var, x, signals=True, offset=start,
                       count_rest=lambda: self._count_nonfinite(stop, max(stop - start, 1)))
         return x
 
     def _block(self, start, stop):
-        with _reading(self.source.path):
+        with library_errors(self.source.path):
             return np.ascontiguousarray(self._read_block(start, stop), dtype=np.float64)
 
     def _count_nonfinite(self, start, rows):
@@ -63,37 +63,37 @@ def open_signal_dataset(path, var=None, *, orientation=None, expected_length=Non
     variable, the orientation, the *layout* of a 3-D variable and their messages are load_signals'; NaN/Inf are
     found block by block by :meth:`SignalDataset.read`.
     """
-    _check_choice("orientation", orientation, ("rows", "columns"))
-    layout = _check_layout(layout)
-    if not _streamable_file(Path(path)) or (time_column is not None and str(time_column).lower() != "none"):
+    check_choice("orientation", orientation, ("rows", "columns"))
+    layout = check_layout(layout)
+    if not streamable_file(Path(path)) or (time_column is not None and str(time_column).lower() != "none"):
         yield None
         return
-    with _reading(path):
-        src = _open_checked(path, math.inf)
+    with library_errors(path):
+        src = open_checked(path, math.inf)
     with contextlib.closing(src):
-        with _reading(path):
+        with library_errors(path):
             dataset = _signal_dataset(src, str(path), var, orientation, expected_length, min_length, min_signals,
                                       layout, expected_channels)
         yield dataset
 
 
-def _signal_dataset(src: _Container, path: str, var, orientation, expected_length,
+def _signal_dataset(src: Container, path: str, var, orientation, expected_length,
                     min_length, min_signals, layout=None, expected_channels=None) -> SignalDataset | None:
     """The variable load_signals would read, as a SignalDataset if it is a plain numeric array we can read by blocks."""
-    node = _choose(src, var, "signals", math.inf)  # no size limit: nothing is read whole
+    node = choose_variable(src, var, "signals", math.inf)  # no size limit: nothing is read whole
     if (node.kind not in ("numeric", "logical") or node.dtype is None or node.dtype.kind not in "biuf"
-            or len(node.shape) not in (2, 3) or 0 in node.shape or isinstance(node, (_TableNode, _Selection))):
+            or len(node.shape) not in (2, 3) or 0 in node.shape or isinstance(node, (TableNode, Selection))):
         return None
-    axes, read_layout, note = _orientation(src.where, node.label, node.shape, orientation, expected_length,
+    axes, read_layout, note = signal_orientation(src.where, node.label, node.shape, orientation, expected_length,
                                            min_signals, layout, expected_channels)
     shape = tuple(node.shape[a] for a in axes)
-    _check_signal_count(src.where, node.label, shape, min_length, min_signals)
-    if isinstance(node, (_H5Node, _OctaveNode)):
+    check_signal_count(src.where, node.label, shape, min_length, min_signals)
+    if isinstance(node, (H5Node, OctaveNode)):
         if node.obj is None or node.obj.ndim != len(node.shape):  # Octave scalars and empty values
             return None
-        read = _h5_blocks(node, axes)
+        read = h5_blocks(node, axes)
     else:
-        read = _npy_blocks(src.path, node.shape, axes)
+        read = npy_blocks(src.path, node.shape, axes)
     if read is None:
         return None
-    return SignalDataset(SignalSource(path, node.label, _orientation_name(axes), note, read_layout), shape, read)
+    return SignalDataset(SignalSource(path, node.label, orientation_name(axes), note, read_layout), shape, read)

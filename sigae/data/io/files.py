@@ -1,4 +1,4 @@
-"""Opening a file as the _Container of its format; every library failure becomes a one-line DataError."""
+"""Opening a file as the Container of its format; every library failure becomes a one-line DataError."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import warnings
 from pathlib import Path
 
 from sigae.errors import DataError
-from sigae.data.io.base import _Container, _Single
-from sigae.data.io.hdf5 import _FilterUnavailable, _Hdf5, _is_matlab_hdf5
-from sigae.data.io.matlab import _MatScipy
-from sigae.data.io.messages import _FORMAT_NAMES, _bytes_text, clean, _reason
-from sigae.data.io.numpy_files import _Npz, _npy_node
-from sigae.data.io.text import _table_node
+from sigae.data.io.base import Container, Single
+from sigae.data.io.hdf5 import FilterUnavailable, Hdf5, is_matlab_hdf5
+from sigae.data.io.matlab import MatScipy
+from sigae.data.io.messages import FORMAT_NAMES, bytes_text, clean, reason_text
+from sigae.data.io.numpy_files import Npz, npy_node
+from sigae.data.io.text import table_node
 
 
 READ_SUFFIXES = (".mat", ".npy", ".npz", ".csv", ".txt", ".h5", ".hdf5")
@@ -33,27 +33,27 @@ def _octave_text_name(path: Path) -> str:
     return match.group(1).decode("ascii") if match else "x"
 
 
-def _open_container(path: Path, where: str, max_bytes: int) -> _Container:
+def _open_container(path: Path, where: str, max_bytes: int) -> Container:
     suffix = path.suffix.lower()
     if suffix == ".mat" and _is_octave_text(path):
         raise DataError(f"{where}: is in Octave's text format, which sigae does not read; save a binary "
                         f"MAT-file from Octave instead: save -v7 file.mat {_octave_text_name(path)}")
     if suffix == ".mat":
-        return _Hdf5(path, where, matlab=True) if _is_matlab_hdf5(path) else _MatScipy(path, where, max_bytes)
+        return Hdf5(path, where, matlab=True) if is_matlab_hdf5(path) else MatScipy(path, where, max_bytes)
     if suffix in (".h5", ".hdf5"):
-        return _Hdf5(path, where, matlab=False)
+        return Hdf5(path, where, matlab=False)
     if suffix == ".npz":
-        return _Npz(path, where)
+        return Npz(path, where)
     if suffix == ".npy":
-        return _Single(path, where, _npy_node(path))
+        return Single(path, where, npy_node(path))
     if path.stat().st_size > max_bytes:
-        raise DataError(f"{where}: a text table of {_bytes_text(path.stat().st_size)} is over the limit of "
-                        f"{_bytes_text(max_bytes)}; save it as .npy or .mat")
-    return _Single(path, where, _table_node(path, where))
+        raise DataError(f"{where}: a text table of {bytes_text(path.stat().st_size)} is over the limit of "
+                        f"{bytes_text(max_bytes)}; save it as .npy or .mat")
+    return Single(path, where, table_node(path, where))
 
 
 @contextlib.contextmanager
-def _reading(path):
+def library_errors(path):
     """Turn every library failure inside the block into a DataError naming *path*; library warnings are muted."""
     try:
         with warnings.catch_warnings():
@@ -61,15 +61,15 @@ def _reading(path):
             yield
     except DataError:
         raise
-    except _FilterUnavailable as exc:
+    except FilterUnavailable as exc:
         raise DataError(f"{clean(path)}: {exc}") from exc
     except Exception as exc:  # the parsers raise anything on bad bytes (even SyntaxError from a .npy header)
-        what = _FORMAT_NAMES.get(Path(str(path)).suffix.lower(), "file")
-        raise DataError(f"{clean(path)}: not a readable {what} ({_reason(exc)})") from exc
+        what = FORMAT_NAMES.get(Path(str(path)).suffix.lower(), "file")
+        raise DataError(f"{clean(path)}: not a readable {what} ({reason_text(exc)})") from exc
 
 
-def _open_checked(path, max_bytes) -> _Container:
-    """*path* opened as a container, after the checks every format shares (call inside _reading)."""
+def open_checked(path, max_bytes) -> Container:
+    """*path* opened as a container, after the checks every format shares (call inside library_errors)."""
     where = clean(path)
     path = Path(path)
     if path.suffix.lower() not in READ_SUFFIXES:
@@ -84,21 +84,21 @@ def _open_checked(path, max_bytes) -> _Container:
 
 
 @contextlib.contextmanager
-def _open(path, max_bytes):
+def open_file(path, max_bytes):
     """Open *path* as a container; turn every library failure inside the block into a DataError."""
-    with _reading(path):
-        src = _open_checked(path, max_bytes)
+    with library_errors(path):
+        src = open_checked(path, max_bytes)
         try:
             yield src
         finally:
             src.close()
 
 
-def _streamable_file(path: Path) -> bool:
+def streamable_file(path: Path) -> bool:
     """An HDF5 file (.h5, .hdf5, .mat v7.3) or an .npy file, by extension and signature."""
     try:
         suffix = path.suffix.lower()
         return path.is_file() and path.stat().st_size > 0 and (
-            suffix in (".h5", ".hdf5", ".npy") or (suffix == ".mat" and _is_matlab_hdf5(path)))
+            suffix in (".h5", ".hdf5", ".npy") or (suffix == ".mat" and is_matlab_hdf5(path)))
     except OSError:
         return False  # load_signals reports it

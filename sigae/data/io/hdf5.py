@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import scipy.sparse
 
-from sigae.data.io.base import VariableInfo, _Container, _NUMERIC_CLASSES, _Node, _dense, _dtype_kind
-from sigae.data.io.selection import _parse_path
-from sigae.data.io.tables import _TableNode, is_record_dtype
+from sigae.data.io.base import VariableInfo, Container, NUMERIC_CLASSES, Node, dense_array, dtype_kind
+from sigae.data.io.selection import parse_path
+from sigae.data.io.tables import TableNode, is_record_dtype
 
 
 _FILTER_NAMES = {1: "deflate (gzip)", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset",
@@ -36,12 +36,12 @@ def _load_filter_plugins() -> str:
     return _plugins
 
 
-class _FilterUnavailable(Exception):
+class FilterUnavailable(Exception):
     """A dataset needs an HDF5 filter this installation lacks; the message lacks only the file name."""
 
 
 def _read_dataset(dataset, index, label) -> np.ndarray:
-    """``dataset[index]``; a read that fails for want of a filter raises _FilterUnavailable naming it."""
+    """``dataset[index]``; a read that fails for want of a filter raises FilterUnavailable naming it."""
     try:
         return dataset[index]
     except OSError:
@@ -50,7 +50,7 @@ def _read_dataset(dataset, index, label) -> np.ndarray:
 
 
 def _check_filters(dataset, label):
-    """Raise _FilterUnavailable naming each filter of *dataset* that HDF5 cannot apply here, and the fix."""
+    """Raise FilterUnavailable naming each filter of *dataset* that HDF5 cannot apply here, and the fix."""
     plist = dataset.id.get_create_plist()
     missing = []
     for i in range(plist.get_nfilters()):
@@ -66,7 +66,7 @@ def _check_filters(dataset, label):
         fix = f"install hdf5plugin (pip install hdf5plugin; here: {_load_filter_plugins()})"
     else:
         fix = "install the filter's HDF5 plugin and point HDF5_PLUGIN_PATH at it"
-    raise _FilterUnavailable(f"variable '{label}' is compressed with {what}, not available here: {fix}, "
+    raise FilterUnavailable(f"variable '{label}' is compressed with {what}, not available here: {fix}, "
                             "or rewrite the file without it (h5repack -f NONE in.h5 out.h5)")
 
 
@@ -83,7 +83,7 @@ def _h5_name(key) -> str:
     return key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
 
 
-class _H5Node(_Node):
+class H5Node(Node):
     """An HDF5 object; with *matlab* it follows MATLAB's v7.3 conventions (transposed, MATLAB_class)."""
 
     def __init__(self, obj, label, matlab, element=None):
@@ -123,8 +123,8 @@ class _H5Node(_Node):
         dtype = np.dtype(np.complex128) if obj.dtype.names and set(obj.dtype.names) == {"real", "imag"} else obj.dtype
         if not cls:
             self.kind = ("cell" if self.matlab and dtype == h5py.ref_dtype
-                         else "char" if h5py.check_string_dtype(dtype) else _dtype_kind(dtype))
-        elif cls in _NUMERIC_CLASSES or cls == "logical":
+                         else "char" if h5py.check_string_dtype(dtype) else dtype_kind(dtype))
+        elif cls in NUMERIC_CLASSES or cls == "logical":
             self.kind = "numeric" if cls != "logical" else "logical"
         else:
             self.kind = {"char": "char", "cell": "cell", "struct": "struct",
@@ -154,20 +154,20 @@ class _H5Node(_Node):
         if self._refs:
             index = self._element if self._element is not None else (0,) * member.ndim
             member = self.obj.file[member[index]]
-        return _H5Node(member, label, self.matlab)
+        return H5Node(member, label, self.matlab)
 
     def element(self, index, label):
         h5_index = tuple(reversed(index))
         if self.kind == "struct":
-            return _H5Node(self.obj, label, self.matlab, element=h5_index)
-        return _H5Node(self.obj.file[self.obj[h5_index]], label, self.matlab)
+            return H5Node(self.obj, label, self.matlab, element=h5_index)
+        return H5Node(self.obj.file[self.obj[h5_index]], label, self.matlab)
 
     def read(self):
         if self.kind == "sparse":
             if "data" not in self.obj:
                 return np.zeros(self.shape)
             data, ir, jc = (self.obj[k][()].ravel() for k in ("data", "ir", "jc"))
-            return _dense(scipy.sparse.csc_array((data, ir, jc), shape=self.shape))
+            return dense_array(scipy.sparse.csc_array((data, ir, jc), shape=self.shape))
         if self.matlab and self._is_empty():
             return np.zeros(self.shape)
         data = _read_dataset(self.obj, (), self.label)
@@ -177,7 +177,7 @@ class _H5Node(_Node):
 _OCTAVE_NUMBERS = {"matrix", "scalar", "bool", "bool matrix"} | {
     f"{prefix}{kind} {size}" for prefix in ("", "float ") for kind in ("", "complex ")
     for size in ("matrix", "scalar")} | {
-    f"{cls} {size}" for cls in _NUMERIC_CLASSES if "int" in cls for size in ("matrix", "scalar")}
+    f"{cls} {size}" for cls in NUMERIC_CLASSES if "int" in cls for size in ("matrix", "scalar")}
 
 
 def _is_octave_variable(obj) -> bool:
@@ -185,7 +185,7 @@ def _is_octave_variable(obj) -> bool:
     return isinstance(obj, h5py.Group) and ("OCTAVE_NEW_FORMAT" in obj.attrs or {"type", "value"} <= set(obj))
 
 
-class _OctaveNode(_Node):
+class OctaveNode(Node):
     """A value of an Octave ``save -hdf5`` file: a group holding ``type`` (text) and ``value``.
 
     Like MATLAB v7.3, Octave stores arrays transposed (dimensions reversed); cells are groups of elements
@@ -193,7 +193,7 @@ class _OctaveNode(_Node):
     array is a group of fields (and ``dims``), each field a cell with one element per struct element.
     """
 
-    matlab = True  # stored transposed, as MATLAB v7.3: _h5_blocks undoes it
+    matlab = True  # stored transposed, as MATLAB v7.3: h5_blocks undoes it
 
     def __init__(self, group, label, element=None):
         self.group, self.label, self._element = group, label, element
@@ -241,19 +241,19 @@ class _OctaveNode(_Node):
         return [k for k in self.value if k != "dims"]
 
     def field(self, name, label):
-        member = _OctaveNode(self.value[name], label)
+        member = OctaveNode(self.value[name], label)
         if self.type == "struct":  # a struct array: each field is a cell with one element per struct element
             index = self._element if self._element is not None else 0
             return member.element_at(index, label)
         return member
 
     def element_at(self, linear: int, label):
-        return _OctaveNode(self.value[self._members()[linear]], label)
+        return OctaveNode(self.value[self._members()[linear]], label)
 
     def element(self, index, label):
         linear = int(np.ravel_multi_index(index, self.shape, order="F"))
         if self.kind == "struct":
-            return _OctaveNode(self.group, label, element=linear)
+            return OctaveNode(self.group, label, element=linear)
         return self.element_at(linear, label)
 
     def read(self):
@@ -265,7 +265,7 @@ class _OctaveNode(_Node):
         return np.asarray(data).T.reshape(self.shape)
 
 
-class _Hdf5(_Container):
+class Hdf5(Container):
     """MAT-file v7.3 (*matlab*: transposed, MATLAB classes) or a plain HDF5 file (dataset paths)."""
 
     def __init__(self, path, where, matlab):
@@ -301,17 +301,17 @@ class _Hdf5(_Container):
 
     def root(self, name):
         if self.octave:
-            return _OctaveNode(self.file[_h5_key(name)], name)
+            return OctaveNode(self.file[_h5_key(name)], name)
         obj = self.file[_h5_key(name)]
         if not self.matlab and isinstance(obj, h5py.Dataset) and is_record_dtype(obj.dtype) \
                 and sum(s != 1 for s in obj.shape) <= 1:
-            return _TableNode.of_records(name, obj.shape, obj.dtype, lambda: _read_dataset(obj, (), name), obj.attrs)
-        return _H5Node(obj, name, self.matlab)
+            return TableNode.of_records(name, obj.shape, obj.dtype, lambda: _read_dataset(obj, (), name), obj.attrs)
+        return H5Node(obj, name, self.matlab)
 
     def split(self, var):
         """A MATLAB path; or a dataset path, a pandas key (``acc`` for ``acc/table``), or ``table/field``."""
         if self.matlab:
-            return _parse_path(self.where, var)
+            return parse_path(self.where, var)
         name = var.strip("/")
         name = self._aliases.get(name, name)
         if name in self._names:
@@ -325,16 +325,16 @@ class _Hdf5(_Container):
         self.file.close()
 
 
-def _is_matlab_hdf5(path: Path) -> bool:
+def is_matlab_hdf5(path: Path) -> bool:
     """MATLAB's v7.3 text header, or an HDF5 signature (also behind a user block)."""
     with open(path, "rb") as fh:
         head = fh.read(128)
     return head.startswith(b"MATLAB 7.3") or h5py.is_hdf5(path)
 
 
-def _h5_blocks(node: _H5Node | _OctaveNode, axes: tuple):
+def h5_blocks(node: H5Node | OctaveNode, axes: tuple):
     """A reader of signals ``start:stop`` of an HDF5 dataset: MATLAB's transposition undone, and *axes* (the
-    MATLAB-order axis of each axis of the signals-first array, from sigae.data.io.convert._orientation) applied."""
+    MATLAB-order axis of each axis of the signals-first array, from sigae.data.io.convert.signal_orientation) applied."""
     dataset = node.obj
     stored = list(range(dataset.ndim))[::-1] if node.matlab else list(range(dataset.ndim))
     order = [stored[a] for a in axes]  # order[i]: the stored axis of axis i of the signals-first array

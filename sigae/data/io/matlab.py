@@ -14,9 +14,9 @@ import scipy.sparse
 from scipy.io.matlab import MatlabFunction, MatlabObject, MatlabOpaque
 
 from sigae.errors import DataError
-from sigae.data.io.base import VariableInfo, _Container, _NUMERIC_CLASSES, _Node, _dense, _dtype_kind
-from sigae.data.io.messages import _bytes_text, clean, _q
-from sigae.data.io.selection import _parse_path
+from sigae.data.io.base import VariableInfo, Container, NUMERIC_CLASSES, Node, dense_array, dtype_kind
+from sigae.data.io.messages import bytes_text, clean, quoted
+from sigae.data.io.selection import parse_path
 
 
 _V4_KINDS = {"char": "char", "sparse": "sparse"}
@@ -47,7 +47,7 @@ def _object_dims(words) -> tuple:
     return (1, 1)
 
 
-class _ValueNode(_Node):
+class _ValueNode(Node):
     """A value returned by scipy.io.loadmat (squeeze_me=False, struct_as_record=True)."""
 
     def __init__(self, value, label):
@@ -66,7 +66,7 @@ class _ValueNode(_Node):
             self.kind, self.dtype = "sparse", value.dtype
         elif isinstance(value, np.ndarray):
             self.dtype = value.dtype
-            self.kind = "struct" if value.dtype.names else "cell" if value.dtype.kind == "O" else _dtype_kind(
+            self.kind = "struct" if value.dtype.names else "cell" if value.dtype.kind == "O" else dtype_kind(
                 value.dtype)
         else:
             self.kind = "other"
@@ -83,7 +83,7 @@ class _ValueNode(_Node):
         return _ValueNode(self.value[index], label)
 
     def read(self):
-        return _dense(self.value) if self.kind == "sparse" else self.value
+        return dense_array(self.value) if self.kind == "sparse" else self.value
 
 
 def _attr(value) -> str:
@@ -93,7 +93,7 @@ def _attr(value) -> str:
     return value.decode("latin1") if isinstance(value, bytes) else str(value)
 
 
-class _ObjectNode(_Node):
+class _ObjectNode(Node):
     """A top-level MATLAB object sigae does not read (string, datetime, table...): known from its header only."""
 
     kind = "object"
@@ -102,7 +102,7 @@ class _ObjectNode(_Node):
         self.label, self.shape, self.cls = label, tuple(shape), cls
 
 
-class _MatScipy(_Container):
+class MatScipy(Container):
     """MAT-file v4, v5/v6 and v7 (compressed) through scipy.io; v5 variables pass _V5Guard first.
 
     The v5 variables are listed from their headers by _V5Guard, not by scipy.io.whosmat, which fails on the
@@ -134,17 +134,17 @@ class _MatScipy(_Container):
         value = scipy.io.loadmat(self.path, variable_names=[name], squeeze_me=False, struct_as_record=True,
                                  chars_as_strings=False)[name]
         if isinstance(value, str):  # scipy reports an unreadable variable as a "Read error: ..." string
-            raise DataError(f"{self.where}: variable {_q(name)} cannot be read ({clean(value)})")
+            raise DataError(f"{self.where}: variable {quoted(name)} cannot be read ({clean(value)})")
         return _ValueNode(value, name)
 
     def split(self, var):
-        return _parse_path(self.where, var)
+        return parse_path(self.where, var)
 
     def _guard(self, entry: _V5Entry):
         """Check the variable of *entry* (the first of its name, the one loadmat reads) with _V5Guard."""
         name = entry.info.name
         if not entry.whole:
-            raise DataError(f"{self.where}: variable {_q(name)} is cut short: the file is truncated")
+            raise DataError(f"{self.where}: variable {quoted(name)} is cut short: the file is truncated")
         with open(self.path, "rb") as fh:
             order = _byte_order(fh)
             fh.seek(entry.offset)
@@ -156,7 +156,7 @@ class _MatScipy(_Container):
         try:
             _V5Guard(element, order).check()
         except ValueError as exc:
-            raise DataError(f"{self.where}: variable {_q(name)} is corrupt ({exc})") from exc
+            raise DataError(f"{self.where}: variable {quoted(name)} is corrupt ({exc})") from exc
 
 
 def _byte_order(fh) -> str:
@@ -205,7 +205,7 @@ def _inflate(data, limit: int) -> bytes:
     inflater = zlib.decompressobj()
     out = inflater.decompress(data, limit + 1)
     if len(out) > limit:
-        raise ValueError(f"a compressed variable expands to more than {_bytes_text(limit)}")
+        raise ValueError(f"a compressed variable expands to more than {bytes_text(limit)}")
     if not inflater.eof:
         raise ValueError("a compressed variable is truncated")
     return out
@@ -257,7 +257,7 @@ class _V5Guard:
             cls = bytes(self.text()).decode("latin1")
         if flags >> 9 & 1 and 6 <= mclass <= 15:
             cls = "logical"
-        kind = "logical" if cls == "logical" else "numeric" if cls in _NUMERIC_CLASSES else _V5_KINDS.get(
+        kind = "logical" if cls == "logical" else "numeric" if cls in NUMERIC_CLASSES else _V5_KINDS.get(
             cls, "object" if mclass == 3 else "other")
         if kind == "numeric" and flags >> 11 & 1:
             cls = f"complex {cls}"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sigae.data.io.base import VariableInfo, _Container, _LeafNode
-from sigae.data.io.tables import _TableNode, is_record_dtype
+from sigae.data.io.base import VariableInfo, Container, LeafNode
+from sigae.data.io.tables import TableNode, is_record_dtype
 
 
 def _npy_header(fh) -> tuple[tuple, bool, np.dtype]:
@@ -27,7 +27,7 @@ def _read_npy(fh) -> np.ndarray:
         return np.lib.format.read_array(fh, allow_pickle=False)
 
 
-class _Npz(_Container):
+class Npz(Container):
     """numpy .npz archive: one variable per key."""
 
     def __init__(self, path, where):
@@ -42,7 +42,7 @@ class _Npz(_Container):
                 self._nodes[key] = _array_node(key, shape, dtype, lambda m=member: _read_npy(self.zip.open(m)))
 
     def variables(self):
-        return [n.info(k) if isinstance(n, _TableNode) else VariableInfo(k, n.shape, n.kind, n.dtype.name)
+        return [n.info(k) if isinstance(n, TableNode) else VariableInfo(k, n.shape, n.kind, n.dtype.name)
                 for k, n in self._nodes.items()]
 
     def root(self, name):
@@ -59,23 +59,23 @@ class _Npz(_Container):
         self.zip.close()
 
 
-def _npy_node(path) -> _LeafNode | _TableNode:
+def npy_node(path) -> LeafNode | TableNode:
     with open(path, "rb") as fh:
         shape, _, dtype = _npy_header(fh)
     return _array_node(path.stem, shape, dtype, lambda: _read_npy(open(path, "rb")))
 
 
-def _array_node(label, shape, dtype, read) -> _LeafNode | _TableNode:
+def _array_node(label, shape, dtype, read) -> LeafNode | TableNode:
     """A plain array, or a record table: a structured array with one dimension other than 1."""
     if is_record_dtype(dtype) and sum(s != 1 for s in shape) <= 1:
-        return _TableNode.of_records(label, shape, dtype, read)
-    return _LeafNode(label, shape, dtype, read)
+        return TableNode.of_records(label, shape, dtype, read)
+    return LeafNode(label, shape, dtype, read)
 
 
-def _npy_blocks(path: Path, stored_shape, axes: tuple):
+def npy_blocks(path: Path, stored_shape, axes: tuple):
     """A reader of signals ``start:stop`` of an .npy file, or None for a layout it cannot read by blocks.
 
-    *axes*: the stored axis of each axis of the signals-first array (sigae.data.io.convert._orientation). Signals
+    *axes*: the stored axis of each axis of the signals-first array (sigae.data.io.convert.signal_orientation). Signals
     stored contiguously (rows of a C-ordered array, columns of a 2-D Fortran-ordered one) are read in
     one piece; signals stored point by point (rows of a Fortran-ordered array, as ``np.save`` writes what
     ``scipy.io.loadmat`` returns, or columns of a 2-D C-ordered one) with one read per point. A 3-D array is

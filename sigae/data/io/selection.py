@@ -8,25 +8,25 @@ import re
 import numpy as np
 
 from sigae.errors import DataError
-from sigae.data.io.base import VariableInfo, _Container, _LeafNode, _Node
-from sigae.data.io.messages import _bytes_text, clean, _listing, _q, _shape_text
-from sigae.data.io.tables import _TableNode, is_record_dtype
+from sigae.data.io.base import VariableInfo, Container, LeafNode, Node
+from sigae.data.io.messages import bytes_text, clean, listing_text, quoted, shape_text
+from sigae.data.io.tables import TableNode, is_record_dtype
 
 
 _STEP = re.compile(r"\.([A-Za-z]\w*)|\{(\d+)(?:,(\d+))?\}|\((\d+)(?:,(\d+))?\)")
 
 
-def _parse_path(where, var) -> tuple[str, list]:
+def parse_path(where, var) -> tuple[str, list]:
     """``data.trials{3}`` -> ("data", [("field", "trials"), ("cell", (3,))]); ``s(2)`` steps are ("struct", (2,))."""
     text = var.replace(" ", "")
     head = re.match(r"[^.{(]+", text)
     if head is None:
-        raise DataError(f"{where}: cannot understand variable {_q(var)}; write e.g. data, data.trial, c{{3}} or s(2).x")
+        raise DataError(f"{where}: cannot understand variable {quoted(var)}; write e.g. data, data.trial, c{{3}} or s(2).x")
     steps, pos = [], head.end()
     while pos < len(text):
         m = _STEP.match(text, pos)
         if m is None:
-            raise DataError(f"{where}: cannot understand variable {_q(var)} from {_q(text[pos:])}; "
+            raise DataError(f"{where}: cannot understand variable {quoted(var)} from {quoted(text[pos:])}; "
                             "write e.g. data.trial, c{3}, c{2,1} or s(2).x")
         if m.group(1):
             steps.append(("field", m.group(1)))
@@ -51,7 +51,7 @@ _CANDIDATES = {"signals": (_holds_signals, "a real numeric matrix with at least 
                "numbers": (_holds_numbers, "a real numeric array")}
 
 
-def _choose(src: _Container, var, use, max_bytes) -> _Node:
+def choose_variable(src: Container, var, use, max_bytes) -> Node:
     """The node *var* names, or the only variable that could hold *use* ("signals" or "numbers")."""
     where, infos = src.where, src.variables()
     if var is None:
@@ -60,11 +60,11 @@ def _choose(src: _Container, var, use, max_bytes) -> _Node:
         if not found and len(infos) == 1 and infos[0].kind not in _NEVER_CHOSEN:
             found = infos  # the file's only variable: its own checks say what is wrong with it
         if len(found) > 1:
-            raise DataError(f"{where}: several variables could hold {use}: {_listing(found, with_type=False)}; "
+            raise DataError(f"{where}: several variables could hold {use}: {listing_text(found, with_type=False)}; "
                             "choose one with --var")
         if not found:
             raise DataError(f"{where}: no variable could hold {use} ({requirement}); the file contains: "
-                            f"{_listing(infos)}; name one with --var (a struct field as s.field, "
+                            f"{listing_text(infos)}; name one with --var (a struct field as s.field, "
                             "a cell as c or c{1})")
         name, steps = found[0].name, []
     else:
@@ -72,15 +72,15 @@ def _choose(src: _Container, var, use, max_bytes) -> _Node:
             raise DataError(f"{where}: the variable name must be non-empty text, got {clean(repr(var))}")
         name, steps = src.split(var)
         if name not in {i.name for i in infos}:
-            raise DataError(f"{where}: no variable {_q(name)}; the file contains: {_listing(infos)}")
+            raise DataError(f"{where}: no variable {quoted(name)}; the file contains: {listing_text(infos)}")
     info = next(i for i in infos if i.name == name)
-    _check_size(where, name, info.shape, max_bytes)
+    check_size(where, name, info.shape, max_bytes)
     return _walk(where, src.root(name), steps)
 
 
-def _walk(where, node: _Node, steps) -> _Node:
+def _walk(where, node: Node, steps) -> Node:
     for op, arg in steps:
-        if op == "field" and isinstance(node, _TableNode):  # a column of a table: acc/table/ax, data.csv's ax
+        if op == "field" and isinstance(node, TableNode):  # a column of a table: acc/table/ax, data.csv's ax
             node = node.column_node(where, arg, f"{node.label}/{arg}")
         elif op == "field" and node.kind == "other" and _records_of(node) is not None:
             node = _record_field(where, node, _records_of(node), arg)
@@ -88,10 +88,10 @@ def _walk(where, node: _Node, steps) -> _Node:
             node = _FieldStack.of(where, node, arg)
         elif op == "field":
             if node.kind != "struct":
-                raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a struct; "
-                                f"it has no field {_q(arg)}")
+                raise DataError(f"{where}: {quoted(node.label)} is {kind_text(node)}, not a struct; "
+                                f"it has no field {quoted(arg)}")
             if arg not in node.fields():
-                raise DataError(f"{where}: struct {_q(node.label)} has no field {_q(arg)}; its fields: "
+                raise DataError(f"{where}: struct {quoted(node.label)} has no field {quoted(arg)}; its fields: "
                                 f"{', '.join(map(clean, node.fields())) or 'none'}")
             if math.prod(node.shape) != 1:
                 node = _FieldStack.of(where, node, arg)
@@ -99,7 +99,7 @@ def _walk(where, node: _Node, steps) -> _Node:
                 node = node.field(arg, f"{node.label}.{arg}")
         else:
             if node.kind != op:
-                raise DataError(f"{where}: {_q(node.label)} is {_kind_text(node)}, not a {op} array; "
+                raise DataError(f"{where}: {quoted(node.label)} is {kind_text(node)}, not a {op} array; "
                                 "use {} to index cells and () to index struct arrays")
             brackets = "{}" if op == "cell" else "()"
             label = f"{node.label}{brackets[0]}{','.join(map(str, arg))}{brackets[1]}"
@@ -107,7 +107,7 @@ def _walk(where, node: _Node, steps) -> _Node:
     return node
 
 
-class _FieldStack(_Node):
+class _FieldStack(Node):
     """One field of every element of a struct array (``trials.eeg``, ``trials.data.eeg``): read like a cell.
 
     The elements are taken in MATLAB's linear (column-major) order, as ``[trials.eeg]`` would; a field that
@@ -121,21 +121,21 @@ class _FieldStack(_Node):
         self.label, self.items, self.shape = label, items, (1, len(items))
 
     @classmethod
-    def of(cls, where, node: _Node, name: str) -> _FieldStack:
+    def of(cls, where, node: Node, name: str) -> _FieldStack:
         """Field *name* of each element of *node* (a struct array or a stack of structs)."""
         items = []
         for label, item in (node.items if isinstance(node, _FieldStack) else _struct_elements(node)):
             if item.kind != "struct":
-                raise DataError(f"{where}: {_q(label)} is {_kind_text(item)}, not a struct; it has no field "
-                                f"{_q(name)}")
+                raise DataError(f"{where}: {quoted(label)} is {kind_text(item)}, not a struct; it has no field "
+                                f"{quoted(name)}")
             for element_label, element in (_struct_elements(item) if math.prod(item.shape) != 1
                                            else [(label, item)]):
                 if name not in element.fields():
-                    raise DataError(f"{where}: struct {_q(element_label)} has no field {_q(name)}; its fields: "
+                    raise DataError(f"{where}: struct {quoted(element_label)} has no field {quoted(name)}; its fields: "
                                     f"{', '.join(map(clean, element.fields())) or 'none'}")
                 items.append((f"{element_label}.{name}", element.field(name, f"{element_label}.{name}")))
         if not items:
-            raise DataError(f"{where}: struct array {_q(node.label)} is empty")
+            raise DataError(f"{where}: struct array {quoted(node.label)} is empty")
         return cls(f"{node.label}.{name}", items)
 
     def fields(self):
@@ -145,24 +145,24 @@ class _FieldStack(_Node):
         return iter(self.items)
 
 
-def _records_of(node: _Node):
+def _records_of(node: Node):
     """The record dtype of an array of records that is not a table (2-D or more), else None."""
     dtype = node.dtype if node.dtype is not None else getattr(getattr(node, "obj", None), "dtype", None)
     return dtype if is_record_dtype(dtype) else None
 
 
-def _record_field(where, node: _Node, dtype, name: str) -> _Node:
+def _record_field(where, node: Node, dtype, name: str) -> Node:
     """Field *name* of an array of records, as an array of its shape (and the field's own)."""
     if name not in dtype.names:
-        raise DataError(f"{where}: {_q(node.label)} is an array of records with no field {_q(name)}; its fields: "
+        raise DataError(f"{where}: {quoted(node.label)} is an array of records with no field {quoted(name)}; its fields: "
                         f"{', '.join(map(clean, dtype.names))}")
     sub = dtype.fields[name][0]
     base, shape = sub.subdtype if sub.subdtype else (sub, ())
-    return _LeafNode(f"{node.label}/{name}", tuple(node.shape) + tuple(shape), base,
+    return LeafNode(f"{node.label}/{name}", tuple(node.shape) + tuple(shape), base,
                      lambda: np.asarray(node.read())[name])
 
 
-def _struct_elements(node: _Node) -> list:
+def _struct_elements(node: Node) -> list:
     """(label, node) of each element of a struct array, in MATLAB's linear order: ``s(1)``, ``s(2)``..."""
     return [(f"{node.label}({k + 1})",
              node.element(tuple(int(i) for i in np.unravel_index(k, node.shape, order="F")),
@@ -176,23 +176,23 @@ def _index(where, node, numbers, label) -> tuple:
     if len(numbers) == 1:
         count = math.prod(shape)
         if not 1 <= numbers[0] <= count:
-            raise DataError(f"{where}: {_q(label)} is out of range; {_q(node.label)} has {count} elements")
+            raise DataError(f"{where}: {quoted(label)} is out of range; {quoted(node.label)} has {count} elements")
         return tuple(int(i) for i in np.unravel_index(numbers[0] - 1, shape, order="F"))
     if len(numbers) != len(shape):
-        raise DataError(f"{where}: {_q(label)} gives {len(numbers)} indices; {_q(node.label)} is "
-                        f"{_shape_text(shape)}: give 1 or {len(shape)}")
+        raise DataError(f"{where}: {quoted(label)} gives {len(numbers)} indices; {quoted(node.label)} is "
+                        f"{shape_text(shape)}: give 1 or {len(shape)}")
     if not all(1 <= i <= s for i, s in zip(numbers, shape)):
-        raise DataError(f"{where}: {_q(label)} is out of range; {_q(node.label)} is {_shape_text(shape)}")
+        raise DataError(f"{where}: {quoted(label)} is out of range; {quoted(node.label)} is {shape_text(shape)}")
     return tuple(i - 1 for i in numbers)
 
 
-def _kind_text(node) -> str:
+def kind_text(node) -> str:
     names = {"numeric": "a numeric array", "logical": "a logical array", "char": "a char array",
              "cell": "a cell array", "struct": "a struct", "sparse": "a sparse matrix",
              "function_handle": "a function handle", "object": "an array of objects", "other": "an unsupported value"}
     name = names[node.kind]
     if node.kind == "struct" and node.shape and math.prod(node.shape) != 1:
-        return f"a {_shape_text(node.shape)} struct array"
+        return f"a {shape_text(node.shape)} struct array"
     if node.kind == "object" and node.cls and node.cls not in ("object", "opaque"):
         name = f"a MATLAB {clean(node.cls)} object"
     elif node.kind == "other" and node.cls:
@@ -200,11 +200,11 @@ def _kind_text(node) -> str:
     elif node.kind == "other" and is_record_dtype(getattr(node, "dtype", None) or getattr(
             getattr(node, "obj", None), "dtype", None)):
         name = "an array of records"
-    return f"{name} ({_shape_text(node.shape)})" if node.shape else name
+    return f"{name} ({shape_text(node.shape)})" if node.shape else name
 
 
-def _check_size(where, label, shape, max_bytes):
+def check_size(where, label, shape, max_bytes):
     need = math.prod(int(s) for s in shape) * 8
     if need > max_bytes:
-        raise DataError(f"{where}: variable {_q(label)} is {_shape_text(shape)}, which needs {_bytes_text(need)} "
-                        f"as float64, over the limit of {_bytes_text(max_bytes)}")
+        raise DataError(f"{where}: variable {quoted(label)} is {shape_text(shape)}, which needs {bytes_text(need)} "
+                        f"as float64, over the limit of {bytes_text(max_bytes)}")

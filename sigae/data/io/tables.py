@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sigae.errors import DataError
-from sigae.data.io.base import VariableInfo, _Node
-from sigae.data.io.messages import _LISTED, clean, _q, _shape_text
+from sigae.data.io.base import VariableInfo, Node
+from sigae.data.io.messages import LISTED, clean, quoted, shape_text
 
 
 _TIME_WORDS = {"t", "time", "times", "timestamp", "timestamps", "tstamp", "ts", "datetime", "date", "elapsed",
@@ -38,7 +38,7 @@ _TIME_WORDS = {"t", "time", "times", "timestamp", "timestamps", "tstamp", "ts", 
 _INDEX_WORDS = {"index", "idx", "unnamed", "sample", "samples"}
 
 
-def _name_role(name: str) -> str:
+def name_role(name: str) -> str:
     """"time", "index" or "" for a column name: its first word says time (``time_s``, ``Time (s)``,
     ``X_Value``) or index (``index``, ``Unnamed: 0``; an empty name is pandas' unnamed index)."""
     words = re.findall(r"[a-z]+|\d+", name.lower())
@@ -71,7 +71,7 @@ class _Column:
     declared_index: bool = False  # the index of a pandas table
 
     def describe(self, text_table: bool) -> str:
-        name = _q(self.name) if self.name.strip() else "(no name)"
+        name = quoted(self.name) if self.name.strip() else "(no name)"
         what = f"column {self.position} {name}" if text_table else f"field {name}"
         return what + (" (the pandas index)" if self.declared_index else "")
 
@@ -120,7 +120,7 @@ def _record_columns(dtype: np.dtype, attrs=None) -> list[_Column]:
     return columns
 
 
-class _TableNode(_Node):
+class TableNode(Node):
     """A table of named columns (see the module docstring), read as a float64 ``rows x channels`` matrix.
 
     ``read()`` gives the columns chosen by the default rule; :meth:`select` applies ``--time-column`` and
@@ -139,13 +139,13 @@ class _TableNode(_Node):
         self._table = None
 
     @classmethod
-    def of_matrix(cls, label, matrix: np.ndarray, names: list[str], text=()) -> _TableNode:
+    def of_matrix(cls, label, matrix: np.ndarray, names: list[str], text=()) -> TableNode:
         """A text table: a float matrix of its numeric columns, with a header naming every column; the 0-based
         columns *text* hold text (dates are a time axis when named like one, or unnamed)."""
         columns, k = [], 0
         for j, name in enumerate(names):
             if j in text:
-                kind = "time" if _name_role(name) else "text"
+                kind = "time" if name_role(name) else "text"
                 columns.append(_Column(name, None, (), kind, j + 1))
             else:
                 columns.append(_Column(name, None, (k,), "number", j + 1))
@@ -153,7 +153,7 @@ class _TableNode(_Node):
         return cls(label, columns, matrix.shape[0], lambda: matrix, text_table=True)
 
     @classmethod
-    def of_records(cls, label, shape, dtype, read: Callable[[], np.ndarray], attrs=None) -> _TableNode:
+    def of_records(cls, label, shape, dtype, read: Callable[[], np.ndarray], attrs=None) -> TableNode:
         """A record array of *shape* (one dimension other than 1) read by *read()*."""
         return cls(label, _record_columns(dtype, attrs), math.prod(shape), lambda: np.asarray(read()).reshape(-1))
 
@@ -165,7 +165,7 @@ class _TableNode(_Node):
         out = []
         for role in ("time", "index"):
             named = [c for c in self.columns if c.kind == "number" and not c.declared_index
-                     and _name_role(c.name) == role]
+                     and name_role(c.name) == role]
             out += named if len(named) == 1 else []
         return out
 
@@ -181,8 +181,8 @@ class _TableNode(_Node):
             what = "the pandas index" if c.declared_index else "" if c.kind == "number" else c.kind
             return (clean(c.name) if c.name.strip() else "(no name)") + (f" ({what})" if what else "")
 
-        text = ", ".join(one(c) for c in self.columns[:_LISTED])
-        return text + (f" and {len(self.columns) - _LISTED} more" if len(self.columns) > _LISTED else "")
+        text = ", ".join(one(c) for c in self.columns[:LISTED])
+        return text + (f" and {len(self.columns) - LISTED} more" if len(self.columns) > LISTED else "")
 
     def values(self, column: _Column) -> np.ndarray:
         """One column's values, ``(rows,)``."""
@@ -202,20 +202,20 @@ class _TableNode(_Node):
             if found:
                 return found
         what, part = ("text table", "column") if self.text_table else ("record table", "field")
-        raise DataError(f"{where}: {option}{what} {_q(self.label)} has no {part} {_q(text)}; its {part}s: "
+        raise DataError(f"{where}: {option}{what} {quoted(self.label)} has no {part} {quoted(text)}; its {part}s: "
                         f"{self.field_text()}")
 
-    def column_node(self, where, name: str, label: str) -> _Node:
+    def column_node(self, where, name: str, label: str) -> Node:
         """The field or column *name* alone (``--var table/field``), read as it is."""
         chosen = self._find(where, name, "")
         wrong = [c for c in chosen if c.kind != "number"]
         if wrong:
-            raise DataError(f"{where}: {_q(label)} holds {wrong[0].kind} values, not numbers; the numeric "
-                            f"{'columns' if self.text_table else 'fields'} of {_q(self.label)}: "
+            raise DataError(f"{where}: {quoted(label)} holds {wrong[0].kind} values, not numbers; the numeric "
+                            f"{'columns' if self.text_table else 'fields'} of {quoted(self.label)}: "
                             f"{', '.join(clean(c.name) for c in self.columns if c.kind == 'number') or 'none'}")
-        return _Selection(self, label, chosen, "")
+        return Selection(self, label, chosen, "")
 
-    def select(self, where, time_column=None) -> _Selection:
+    def select(self, where, time_column=None) -> Selection:
         """The channels of the whole table and the note saying what was left out.
 
         *time_column*: None (the rule of the module docstring), ``"none"`` (no time axis: every numeric column
@@ -236,7 +236,7 @@ class _TableNode(_Node):
         other = [c for c in self.columns if c.kind != "number" and c not in time]
         what = "column" if self.text_table else "field"
         if not data:
-            raise DataError(f"{where}: {'text' if self.text_table else 'record'} table {_q(self.label)} has no "
+            raise DataError(f"{where}: {'text' if self.text_table else 'record'} table {quoted(self.label)} has no "
                             f"numeric {what} left besides its time axis; its {what}s: {self.field_text()}; "
                             f"name one with --var {clean(self.label)}/{what} or choose --time-column")
         parts = []
@@ -251,21 +251,21 @@ class _TableNode(_Node):
             parts.append(f"{', '.join(c.describe(self.text_table) for c in other)} left out (not numbers)")
         note = ""
         if parts:
-            names = ", ".join(clean(c.name) for c in data[:_LISTED]) + (
-                f" and {len(data) - _LISTED} more" if len(data) > _LISTED else "")
-            note = f"{_q(self.label)}: {'; '.join(parts)}; channels: {names}"
-        return _Selection(self, self.label, data, note)
+            names = ", ".join(clean(c.name) for c in data[:LISTED]) + (
+                f" and {len(data) - LISTED} more" if len(data) > LISTED else "")
+            note = f"{quoted(self.label)}: {'; '.join(parts)}; channels: {names}"
+        return Selection(self, self.label, data, note)
 
     def read(self) -> np.ndarray:
         return self.select("", None).read()
 
 
-class _Selection(_Node):
+class Selection(Node):
     """Some numeric columns of a table, read as a float64 ``rows x columns`` matrix."""
 
     kind = "numeric"
 
-    def __init__(self, table: _TableNode, label, columns: list[_Column], note: str):
+    def __init__(self, table: TableNode, label, columns: list[_Column], note: str):
         self.table, self.label, self.chosen, self.note = table, label, columns, note
         self.dtype = np.dtype(np.float64)
         self.shape = (table.rows, len(columns))
@@ -277,13 +277,13 @@ class _Selection(_Node):
         return matrix
 
 
-def _record_hint(node) -> str:
+def record_hint(node) -> str:
     """How to reach the numbers of a record array that is not a table (not one-dimensional)."""
     dtype = getattr(node, "dtype", None)
     if dtype is None and hasattr(getattr(node, "obj", None), "dtype"):  # an HDF5 dataset of another kind
         dtype = node.obj.dtype
     if not is_record_dtype(dtype):
         return ""
-    names = ", ".join(map(clean, dtype.names[:_LISTED]))
-    return (f"; it is a {_shape_text(node.shape)} array of records with fields {names}: sigae reads a "
+    names = ", ".join(map(clean, dtype.names[:LISTED]))
+    return (f"; it is a {shape_text(node.shape)} array of records with fields {names}: sigae reads a "
             f"one-dimensional record table, or one field as --var {clean(node.label)}/field")

@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from sigae.errors import DataError
-from sigae.data.io.base import _LeafNode
+from sigae.data.io.base import LeafNode
 from sigae.data.io.messages import clean
-from sigae.data.io.tables import _TableNode
+from sigae.data.io.tables import TableNode
 
 
 def _delimiter(line: str) -> str | None:
@@ -73,7 +73,7 @@ def _first_problem(where, lines, delimiter, trailing, text=()) -> DataError:
     return DataError(f"{where}: not a table of numbers")
 
 
-def _table_node(path, where) -> _LeafNode | _TableNode:
+def table_node(path, where) -> LeafNode | TableNode:
     """The table of the file, read by the rules of this module's docstring; named columns with a header."""
     text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     content = [(number, line) for number, line in enumerate(text.split("\n"), 1)
@@ -115,8 +115,8 @@ def _table_node(path, where) -> _LeafNode | _TableNode:
         raise _first_problem(where, lines, delimiter, trailing)
     names = _header_names(header, delimiter, table.shape[1] + len(text), trailing) if header is not None else None
     if names is not None:
-        return _TableNode.of_matrix(path.stem, table, names, text)
-    return _LeafNode(path.stem, table.shape, table.dtype, lambda: table)
+        return TableNode.of_matrix(path.stem, table, names, text)
+    return LeafNode(path.stem, table.shape, table.dtype, lambda: table)
 
 
 def _text_columns(rows, delimiter) -> list[int]:

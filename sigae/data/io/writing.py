@@ -12,7 +12,7 @@ import scipy.io
 
 from sigae.errors import DataError
 from sigae.data.files import atomic_path
-from sigae.data.io.messages import clean, _q, _shape_text
+from sigae.data.io.messages import clean, quoted, shape_text
 
 
 WRITE_SUFFIXES = (".mat", ".npz", ".csv", ".h5", ".hdf5")
@@ -37,10 +37,10 @@ def save_array(path, name, array, *, overwrite=False, csv_columns=None, **extra)
     if not isinstance(name, str) or not name:
         raise DataError(f"{clean(path)}: the variable name must be non-empty text, got {name!r}")
     if name in extra:
-        raise DataError(f"{clean(path)}: variable {_q(name)} is given twice")
+        raise DataError(f"{clean(path)}: variable {quoted(name)} is given twice")
     variables = {key: writable(path, key, value) for key, value in {name: array, **extra}.items()}
     if not isinstance(variables[name], np.ndarray):
-        raise DataError(f"{clean(path)}: variable {_q(name)} must be an array, not text")
+        raise DataError(f"{clean(path)}: variable {quoted(name)} must be an array, not text")
     if csv_columns is not None and path.suffix.lower() == ".csv":
         variables = {"": csv_table(path, [(key, variables[key]) for key in csv_columns])}
         writer = _write_csv_table
@@ -77,8 +77,8 @@ def matlab_names(path, keys) -> dict:
     for key in keys:
         new = _matlab_name(key)
         if new in renamed:
-            raise DataError(f"{clean(path)}: variables {_q(renamed[new])} and {_q(key)} would both be saved as "
-                            f"{_q(new)} in a .mat file; rename one")
+            raise DataError(f"{clean(path)}: variables {quoted(renamed[new])} and {quoted(key)} would both be saved as "
+                            f"{quoted(new)} in a .mat file; rename one")
         renamed[new] = key
     return {key: new for new, key in renamed.items()}
 
@@ -107,8 +107,8 @@ def _write_csv(path, tmp, name, variables):
     """Comma-separated rows; each number in the shortest text that reads back to the same float64."""
     array = variables[name]
     if array.ndim > 2:
-        raise DataError(f"{clean(path)}: a .csv file holds a 2-D table, but {_q(name)} is "
-                        f"{_shape_text(array.shape)}; use .mat, .npz or .h5")
+        raise DataError(f"{clean(path)}: a .csv file holds a 2-D table, but {quoted(name)} is "
+                        f"{shape_text(array.shape)}; use .mat, .npz or .h5")
     tmp.write_text(csv_text(array), encoding="utf-8")
 
 
@@ -117,7 +117,7 @@ def csv_table(path, columns) -> str:
     line per row; whole-number columns (flags, indices) as integers, others as the shortest exact float64."""
     arrays = [np.asarray(value).reshape(-1) for _, value in columns]
     if len({len(a) for a in arrays}) != 1:
-        raise DataError(f"{clean(path)}: the columns {', '.join(_q(n) for n, _ in columns)} differ in length")
+        raise DataError(f"{clean(path)}: the columns {', '.join(quoted(n) for n, _ in columns)} differ in length")
     lists = [a.astype(np.int64).tolist() if a.dtype.kind in "biu" else a.astype(np.float64).tolist() for a in arrays]
     return ",".join(name for name, _ in columns) + "\n" + "".join(",".join(map(repr, row)) + "\n"
                                                                   for row in zip(*lists))
