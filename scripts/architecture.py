@@ -32,8 +32,13 @@ def modules_of(name: str) -> list[str]:
     path = ROOT / "sigae" / name
     if not path.is_dir():
         return [f"{name}.py"]
-    found = sorted(str(p.relative_to(path).with_suffix("")).replace("/", ".") for p in path.rglob("*.py"))
-    return [m for m in found if not m.endswith("__init__")] or ["__init__"]
+    found = sorted(str(p.relative_to(path).with_suffix("")) for p in path.rglob("*.py"))
+    flat = [m for m in found if "/" not in m and m != "__init__"] or ["__init__"]
+    packages = sorted({m.split("/")[0] for m in found if "/" in m})
+    for sub in packages:
+        inside = [m.split("/", 1)[1] for m in found if m.startswith(sub + "/") and not m.endswith("__init__")]
+        flat.append(f"{sub}/({' '.join(inside)})")
+    return flat
 
 
 def diagram() -> str:
@@ -58,8 +63,11 @@ def diagram() -> str:
                     imported |= {layer_of(m) for m in graph.find_modules_directly_imported_by(module)}
         below = [" | ".join(other) for other in rows if " | ".join(other) in imported - {label}]
         for name in layer:
-            mods = " ".join(modules_of(name))
-            lines.append(f"{name:<22} {mods}")
+            import textwrap
+
+            wrapped = textwrap.wrap(" ".join(modules_of(name)), 86)
+            lines.append(f"{name:<22} {wrapped[0]}")
+            lines += [f"{'':<22} {more}" for more in wrapped[1:]]
         lines.append(f"{'':<22} imports: {', '.join(below) if below else 'nothing of sigae'}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -75,7 +75,8 @@ def read_file(path, var, labels_var, train_end):
 def evaluate(name, x, y, train_end, window, args):
     from sigae import SignalAutoencoder
     from sigae.evaluation.scoring import PCABaseline, auroc, average_precision
-    from sigae.data.windows import auto_window, point_scores, sliding_windows
+    from sigae.data.periods import auto_window
+    from sigae.data.windows import point_scores, sliding_windows
 
     if window == "auto":
         window, _ = auto_window([x[:train_end]])

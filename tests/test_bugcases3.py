@@ -21,7 +21,7 @@ from sigae.cli import main
 from sigae.errors import DataError
 from sigae.data.io import list_variables, load_array, load_signals, open_signal_dataset
 from sigae.data.recordings import read_recordings
-from sigae.data.windows import auto_window, find_period
+from sigae.data.periods import auto_window, find_period
 
 BUGCASES3 = Path(__file__).resolve().parents[1].parent / "shared" / "bugcases3"
 RNG = np.random.default_rng(26)

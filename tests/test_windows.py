@@ -9,8 +9,8 @@ from sigae import ConfigError, DataError, RunFolderError
 from sigae.data.recordings import from_array, read_recordings
 from sigae.data.segments import WindowDataset, Segment, split_segments
 from sigae.estimator.recording_scores import score_recording
-from sigae.data.windows import (Event, EventTracker, PointAccumulator, auto_window, dominant_period,
-                           event_precision_recall, find_events, point_scores, sliding_windows, window_starts)
+from sigae.data.windows import (Event, EventTracker, PointAccumulator, event_precision_recall, find_events, point_scores, sliding_windows, window_starts)
+from sigae.data.periods import auto_window, dominant_period
 
 
 def hand_windows(x, window, starts):

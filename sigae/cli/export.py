@@ -60,7 +60,7 @@ def cmd_export(args):
     if args.format == "onnx":
         import importlib.util
 
-        from sigae.export.model import ExportError
+        from sigae.export import ExportError
 
         missing = [name for name in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
         if missing:  # said at once; export_model imports them (and TensorFlow with tf2onnx) to be sure
@@ -104,14 +104,14 @@ def cmd_export(args):
                           representative=representative, overwrite=args.overwrite, input_offset=args.input_offset)
     print(report.summary())
     if report.input_offset is not None and args.part != "decoder":
-        from sigae.export.model import offset_text
+        from sigae.export import offset_text
 
         print(f"input: feed signals - {offset_text(report.input_offset)} as float32 (subtract in the device's own "
               "precision before the rounding)" + (f"; outputs are in original units less "
                                                   f"{offset_text(report.input_offset)}"
                                                   if args.part == "autoencoder" else ""))
     elif report.input_offset is not None:
-        from sigae.export.model import offset_text
+        from sigae.export import offset_text
 
         print(f"output: signals in original units less {offset_text(report.input_offset)}")
     if args.int8:

@@ -88,3 +88,13 @@ def signals_for_model(x, length: int, channels: int, name: str) -> np.ndarray:
     x = as_signals(x, name)
     check_signal_shape(x, length, channels, name)
     return x
+
+
+def as_codes(z, latent_dim: int) -> np.ndarray:
+    """Latent codes *z* as float64 ``(n, latent_dim)``; DataError for another width or NaN/Inf values."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        raise DataError(f"latent codes: expected shape (n, {latent_dim}), got {z.shape}")
+    if not np.isfinite(z).all():
+        raise DataError(f"latent codes: {int((~np.isfinite(z)).sum())} NaN/Inf values")
+    return z

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sigae.data.signals import as_signals, check_signal_shape, signals_for_model
-from sigae.errors import ConfigError, DataError, NotFittedError, option
+from sigae.data.signals import as_codes, as_signals, check_signal_shape, signals_for_model
+from sigae.errors import ConfigError, NotFittedError, option
 from sigae.evaluation.scoring import ScoreResult, per_point_error, resolve_threshold
 from sigae.model.config import AutoencoderConfig
 from sigae.runs.folder import check_model_matches_config, load_keras_model, read_normalizer, read_results, save_run
@@ -51,9 +51,8 @@ class SignalAutoencoder:
         self.config = config.with_updates(**overrides) if overrides else config
         self._encoder = self._decoder = self._autoencoder = None
         self.normalizer = self.history_ = self.metrics_ = self.threshold_ = self.train_scores_ = None
-        self.train_index_ = self.val_index_ = None
+        self.train_index_ = self.val_index_ = self.training_ = None
         self.screened_index_ = np.zeros(0, dtype=np.int64)
-        self.training_ = None
         self.windowing_ = None  # window, hop, fs, point threshold of a model of recordings (sigae.estimator.windowed)
         self.figure_signals_ = self.figure_rows_ = None  # the validation signals in reconstructions.png
         self._predict_fns = {}
@@ -201,11 +200,7 @@ class SignalAutoencoder:
         ``(n, latent_dim)``; a per-signal normalizer needs ``stats=signal_stats(x)`` of the encoded signals.
         Raises DataError for codes of the wrong width or NaN/Inf, ConfigError for missing *stats*."""
         self.check_ready()
-        z = np.asarray(z, dtype=np.float64)
-        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
-            raise DataError(f"latent codes: expected shape (n, {self.config.latent_dim}), got {z.shape}")
-        if not np.isfinite(z).all():
-            raise DataError(f"latent codes: {int((~np.isfinite(z)).sum())} NaN/Inf values")
+        z = as_codes(z, self.config.latent_dim)
         if self.normalizer.kind == "per-signal" and stats is None:
             raise ConfigError("decode: this model normalizes each signal; pass stats=model.signal_stats(x) "
                               "(sigae-encode saves them as signal_mean/signal_std)")

@@ -11,8 +11,7 @@ import numpy as np
 
 from sigae.data.recordings import as_recordings
 from sigae.data.segments import check_recordings
-from sigae.data.windows import (Event, EventTracker, PointAccumulator, check_event_options, window_count,
-                                window_starts, windows_at)
+from sigae.data.windows import (Event, EventTracker, PointAccumulator, check_event_options, window_count, window_starts, windows_at)
 from sigae.errors import ConfigError, option
 
 QUANTILE_LEVELS = np.linspace(0.0, 100.0, 1001)

@@ -48,7 +48,8 @@ import numpy as np
 from sigae.data.recordings import as_recordings
 from sigae.data.segments import (WindowDataset, check_recordings, check_same_recordings, fingerprint,
                                  recordings_provenance, resolved_path, split_segments, stored_recordings)
-from sigae.data.windows import auto_window, check_window
+from sigae.data.periods import auto_window
+from sigae.data.windows import check_window
 from sigae.errors import ConfigError, DataError, option
 from sigae.estimator.recording_scores import QUANTILE_LEVELS, score_blocks
 
@@ -67,7 +68,7 @@ def fit_recordings(model, recordings, window, hop: int = 1, *, fs: float | None 
     """Train *model* (a :class:`SignalAutoencoder`) on the sliding windows of *recordings*.
 
     *recordings*: arrays ``(N,)``/``(N, C)``, :class:`Recording` s, or a list of
-    them; *window*: points per window or ``"auto"`` (:func:`sigae.data.windows.auto_window`: the dominant period,
+    them; *window*: points per window or ``"auto"`` (:func:`sigae.data.periods.auto_window`: the dominant period,
     made at least the encoder's ``config.minimum_length()`` and at most the shortest recording less *hop*);
     *hop*: points between window starts; *fs*: sampling rate in Hz (stored,
     used for event times); *stream*: True reads the training windows block by

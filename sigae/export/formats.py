@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -12,6 +9,7 @@ import numpy as np
 
 from sigae.export.graph import export_inputs, serving_function
 from sigae.export.report import ExportError
+from sigae.model.quiet import stderr_hidden
 
 ONNX_OPSET = 17
 BATCH = 256
@@ -47,7 +45,7 @@ def write_tflite(model, part, file: Path, int8: bool, representative: np.ndarray
             converter.representative_dataset = samples
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         try:
-            with quiet_stderr():
+            with stderr_hidden():
                 flatbuffer = converter.convert()
         except Exception as exc:  # the converter raises many types; its first line says what failed
             raise ExportError(f"tflite: the TensorFlow Lite converter failed ({first_line(exc)})") from None
@@ -81,20 +79,6 @@ def write_onnx(model, part, file: Path, input_offset=None) -> None:
         raise ExportError(f"onnx: tf2onnx could not convert the model ({first_line(exc)})") from None
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """Keep the converter's and interpreter's C++ notes (written straight to file descriptor 2) off stderr."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def first_line(exc) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
@@ -125,7 +109,7 @@ def _tflite_runner(path: Path):
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
-    with quiet_stderr():
+    with stderr_hidden():
         interpreter = Interpreter(model_path=str(path))
         interpreter.allocate_tensors()
     index_in = interpreter.get_input_details()[0]["index"]
