@@ -113,7 +113,7 @@ def seed_models(length):
 
 ENCODE_PASSES = 5
 ENCODING_TOLERANCE = 1e-5
-"""Codes are tanh outputs in [-1, 1]; sigae's fused first stage reorders float32 sums (sigae.fastpath), which moves
+"""Codes are tanh outputs in [-1, 1]; sigae's fused first stage reorders float32 sums (sigae.model.fastpath), which moves
 the last few bits: 1e-5 is about 100 float32 ulps at 1."""
 
 

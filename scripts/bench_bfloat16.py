@@ -1,6 +1,6 @@
 """bfloat16 mixed precision vs float32 on this CPU: CPU seconds per epoch, validation MSE, encoding CPU seconds.
 
-float32 runs through sigae's fast path (sigae.fastpath, as sigae-train does); ``mixed_bfloat16`` (Keras'
+float32 runs through sigae's fast path (sigae.model.fastpath, as sigae-train does); ``mixed_bfloat16`` (Keras'
 policy: bfloat16 compute, float32 weights and loss) runs through the Keras layers, since the fast path is
 float32 only. Both start from the same weights, split and batches (seed 0). CPU time (``time.process_time``)
 is reported rather than wall time because the machine may be shared.
@@ -31,8 +31,8 @@ def main(argv=None):
     import numpy as np
 
     import sigae
-    from sigae import fastpath
-    from sigae.network import build_models
+    from sigae.model import fastpath
+    from sigae.model.network import build_models
     from sigae.training import make_predict_fn, predict_batches, set_seed, train_autoencoder
 
     x = np.asarray(sigae.load_signals(args.file), dtype=np.float32)

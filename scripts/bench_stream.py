@@ -3,7 +3,7 @@
 Trains a small windowed model (the reconstruction preset that ``sigae-train --window`` uses) on a synthetic
 recording, or loads ``--run RUN``, then scores a recording
 
-* at once: :func:`sigae.windowed.score_recording` on the whole array;
+* at once: :func:`sigae.estimator.recording_scores.score_recording` on the whole array;
 * streamed: :class:`sigae.StreamScorer` fed chunks of 1, 64 and 1024 samples (``--chunks``), then flushed;
 
 checks that every streamed result equals the whole-recording one (scores, flags, events) and prints points per
@@ -73,7 +73,7 @@ def main(argv=None):
     import numpy as np
 
     from sigae import SignalAutoencoder, load  # before TensorFlow: sigae keeps its start-up lines off stderr
-    from sigae.windowed import score_recording
+    from sigae.estimator.recording_scores import score_recording
 
     import tensorflow as tf
 

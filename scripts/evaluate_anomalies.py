@@ -116,7 +116,7 @@ def grid(quick: bool) -> list[dict]:
 
 def pca_scores(x_fit: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
     """Reconstruction MSE of *x* under PCA-k fitted on *x_fit* (both standardized as sigae does: global)."""
-    from sigae.scoring import PCABaseline
+    from sigae.evaluation.scoring import PCABaseline
 
     pca = PCABaseline(k).fit(x_fit[..., None])
     return ((pca.reconstruct(x[..., None]) - x[..., None]) ** 2).mean(axis=(1, 2))
@@ -133,7 +133,7 @@ def cross_fitted_pca(x: np.ndarray, k: int, folds: int = 5, seed: int = 0) -> np
 
 def evaluate(spec: dict, seed: int, preset: str | None, k: int, write: Path | None, options: dict) -> dict:
     import sigae
-    from sigae.scoring import auroc
+    from sigae.evaluation.scoring import auroc
 
     x, labels, fresh = make_file(seed, **spec)
     if write is not None:

@@ -59,7 +59,7 @@ def minirocket_codes(x, train, k: int, seed: int = 0):
         from aeon.transformations.collection.convolution_based import MiniRocket
     except ImportError:
         return None, 0.0
-    from sigae.scoring import PCABaseline
+    from sigae.evaluation.scoring import PCABaseline
 
     start = time.perf_counter()
     panel = np.transpose(x if x.ndim == 3 else x[:, :, None], (0, 2, 1))  # aeon: (n, channels, points)
@@ -102,7 +102,7 @@ def flat(x):
 
 
 def load(file: Path):
-    from sigae.io import load_array
+    from sigae.data.io import load_array
 
     x = np.asarray(load_array(file, "signals"), dtype=np.float64)
     labels = np.asarray(load_array(file, "labels")).reshape(-1)
@@ -113,7 +113,7 @@ def load(file: Path):
 def evaluate(file: Path, options: dict, seed: int, standardize: bool, fit: dict | None = None,
              preset: str = "default") -> dict:
     import sigae
-    from sigae.scoring import PCABaseline
+    from sigae.evaluation.scoring import PCABaseline
 
     x, y, train, test = load(file)
     k = options.get("latent_dim", sigae.AutoencoderConfig.from_preset(preset).latent_dim)

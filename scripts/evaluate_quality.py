@@ -55,8 +55,8 @@ def evaluate(file: Path, var, labels_var, seed: int) -> dict:
     import numpy as np
 
     import sigae
-    from sigae.io import load_array
-    from sigae.scoring import PCABaseline, auroc
+    from sigae.data.io import load_array
+    from sigae.evaluation.scoring import PCABaseline, auroc
 
     x = sigae.load_signals(file, var)
     start = time.perf_counter()

@@ -63,7 +63,7 @@ def synthetic_recordings(seed: int = 0):
 
 
 def read_file(path, var, labels_var, train_end):
-    from sigae.io import list_variables, load_array
+    from sigae.data.io import list_variables, load_array
 
     x = load_array(path, var).reshape(-1)
     y = load_array(path, labels_var).reshape(-1)
@@ -74,8 +74,9 @@ def read_file(path, var, labels_var, train_end):
 
 def evaluate(name, x, y, train_end, window, args):
     from sigae import SignalAutoencoder
-    from sigae.scoring import PCABaseline, auroc, average_precision
-    from sigae.windows import auto_window, point_scores, sliding_windows
+    from sigae.evaluation.scoring import PCABaseline, auroc, average_precision
+    from sigae.data.periods import auto_window
+    from sigae.data.windows import point_scores, sliding_windows
 
     if window == "auto":
         window, _ = auto_window([x[:train_end]])

@@ -90,7 +90,7 @@ def check(n: int, length: int, seed: int, projection: bool = False, latent_dim: 
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from sigae.scoring import PCABaseline, auroc
+    from sigae.evaluation.scoring import PCABaseline, auroc
 
     signals, labels, _, t, normal = make_signals(n, length, seed=seed, return_normal=True)
     signals = signals.astype(np.float64)

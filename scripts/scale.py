@@ -32,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_sample_data import make_signals  # noqa: E402
 
-from sigae.io import list_variables, save_array  # noqa: E402
-from sigae.streaming import write_mat73_header  # noqa: E402
+from sigae.data.io import list_variables, save_array  # noqa: E402
+from sigae.data.results import write_mat73_header  # noqa: E402
 
 LENGTH = 501
 BLOCK = 10_000  # signals generated and written at a time

@@ -30,7 +30,7 @@ def write_recording(path: Path, n: int, block: int = 2**20, seed: int = 0) -> No
     """A MATLAB v7.3 file with one n x 1 double column ``x``, written a block at a time."""
     import h5py
 
-    from sigae.streaming import write_mat73_header
+    from sigae.data.results import write_mat73_header
 
     rng = np.random.default_rng(seed)
     with h5py.File(path, "w", userblock_size=512) as f:

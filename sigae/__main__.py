@@ -1,5 +1,5 @@
 """``python -m sigae COMMAND ...`` is the ``sigae`` command."""
 
-from .cli import main_umbrella
+from sigae.cli import main_umbrella
 
 main_umbrella()

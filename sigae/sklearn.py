@@ -36,14 +36,14 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("sigae.sklearn needs scikit-learn >= 1.6: pip install -e '.[sklearn]'") from exc
 
-from .config import AutoencoderConfig
-from .errors import ConfigError
+from sigae.model.config import AutoencoderConfig
+from sigae.errors import ConfigError
 
 DATA_FIELDS = frozenset({"input_length", "channels", "version"})
 """AutoencoderConfig fields that are not parameters: the signals' shape decides them, or sigae does."""
 
 FIT_OPTIONS = ("epochs", "batch_size", "validation_split", "patience", "threshold_percentile")
-"""Options of ``SignalAutoencoder.fit`` exposed as parameters (defaults taken from ``fit``)."""
+"""Fields of :class:`sigae.training.options.FitOptions` exposed as parameters (with its defaults)."""
 
 
 def _config_params() -> list[inspect.Parameter]:
@@ -57,12 +57,12 @@ def _config_params() -> list[inspect.Parameter]:
 
 
 def _fit_params() -> list[inspect.Parameter]:
-    from .estimator import SignalAutoencoder
+    from sigae.training.options import FitOptions
 
-    fit = inspect.signature(SignalAutoencoder.fit).parameters
-    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=fit[name].default)
+    defaults = FitOptions()
+    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name))
               for name in FIT_OPTIONS]
-    params.append(inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY, default=fit["seed"].default))
+    params.append(inspect.Parameter("random_state", inspect.Parameter.KEYWORD_ONLY, default=defaults.seed))
     params.append(inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=0))
     return params
 
@@ -120,7 +120,7 @@ class SignalAutoencoderEstimator(TransformerMixin, OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None):
         """Fit the autoencoder on *X* ``(n, L)`` or ``(n, L, C)``; *y* is ignored."""
-        from .estimator import SignalAutoencoder
+        from sigae.estimator.autoencoder import SignalAutoencoder
 
         X = self._validate(X, reset=True)
         if X.ndim == 3:
@@ -236,7 +236,7 @@ def _run_folder_bytes(model) -> bytes:
 
 
 def _model_from_bytes(data: bytes):
-    from .estimator import SignalAutoencoder
+    from sigae.estimator.autoencoder import SignalAutoencoder
 
     tmp = Path(tempfile.mkdtemp(prefix="sigae-unpickle-"))
     try:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sigae import SignalAutoencoder
-from sigae.scoring import auroc, calibrate_threshold, resolve_threshold
-from sigae.screening import screen_cross_fitted
+from sigae.evaluation.scoring import auroc, calibrate_threshold, resolve_threshold
+from sigae.evaluation.screening import screen_cross_fitted
 
 
 def damped(rng, n, length=128, noise=0.05):

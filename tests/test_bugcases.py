@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from test_io import StructArray, assert_one_line_error, write_mat, write_v73
 
 import sigae
-import sigae.io.hdf5
+import sigae.data.io.hdf5
 from sigae.cli import main
 from sigae.errors import DataError
-from sigae.io import list_variables, load_array, load_signals, open_signal_dataset
+from sigae.data.io import list_variables, load_array, load_signals, open_signal_dataset
 
 BUGCASES = Path(__file__).resolve().parents[1].parent / "shared" / "bugcases"
 RNG = np.random.default_rng(15)
@@ -434,7 +434,7 @@ def test_an_unavailable_filter_is_named_with_the_fix(tmp_path, monkeypatch):
             load_signals(path)
         assert_one_line_error(err, path, "'signals' is compressed with HDF5 filter 32015 (Zstandard)",
                               "HDF5_PLUGIN_PATH", "h5repack")
-        monkeypatch.setattr(sigae.io.hdf5, "_plugins", "ModuleNotFoundError: No module named 'hdf5plugin'")
+        monkeypatch.setattr(sigae.data.io.hdf5, "_plugins", "ModuleNotFoundError: No module named 'hdf5plugin'")
         with open_signal_dataset(path) as dataset, pytest.raises(DataError) as err:
             dataset.read(0, 2)
         assert_one_line_error(err, path, "filter 32015 (Zstandard)", "pip install hdf5plugin")

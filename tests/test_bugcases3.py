@@ -19,9 +19,9 @@ from test_io import assert_one_line_error, write_mat, write_v73
 from sigae import SignalAutoencoder
 from sigae.cli import main
 from sigae.errors import DataError
-from sigae.io import list_variables, load_array, load_signals, open_signal_dataset
-from sigae.recordings import read_recordings
-from sigae.windows import auto_window, find_period
+from sigae.data.io import list_variables, load_array, load_signals, open_signal_dataset
+from sigae.data.recordings import read_recordings
+from sigae.data.periods import auto_window, find_period
 
 BUGCASES3 = Path(__file__).resolve().parents[1].parent / "shared" / "bugcases3"
 RNG = np.random.default_rng(26)

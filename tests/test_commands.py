@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from sigae.cli import main
-from sigae.scoring import reconstruction_error
+from sigae.evaluation.scoring import reconstruction_error
 
 
 def run_cli(capsys, *argv):

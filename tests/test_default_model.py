@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sigae import AutoencoderConfig, ConfigError, SignalAutoencoder
-from sigae.network import build_models, init_linear_path, parameter_table
-from sigae.scoring import PCABaseline
+from sigae.model.network import build_models, init_linear_path, parameter_table
+from sigae.evaluation.scoring import PCABaseline
 
 from conftest import TINY, make_signals
 
@@ -145,7 +145,7 @@ def test_train_labels_reports_linear_probe_of_codes_and_pca(tmp_path, capsys):
     import scipy.io
 
     from sigae.cli import main
-    from sigae.probe import linear_probe_accuracy
+    from sigae.evaluation.probe import linear_probe_accuracy
 
     x = make_signals(n=60, length=64, seed=7)
     y = (np.arange(60) % 2).astype(np.uint8)

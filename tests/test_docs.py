@@ -799,7 +799,7 @@ def test_the_wheel_holds_the_package_only(fresh_clone, tmp_path):
         assert result.returncode == 0, f"{build}, setuptools {setuptools.__version__}: {result.stderr[-3000:]}"
     (wheel,), (sdist,) = (tmp_path / "dist").glob("*.whl"), (tmp_path / "dist").glob("*.tar.gz")
     names = zipfile.ZipFile(wheel).namelist()
-    assert any(n.startswith("sigae/io/") for n in names), names
+    assert any(n.startswith("sigae/data/io/") for n in names), names
     assert {n.split("/")[0] for n in names} == {"sigae", wheel.name.split("-py")[0] + ".dist-info"}, names
     with tarfile.open(sdist) as archive:
         in_sdist = archive.getnames()

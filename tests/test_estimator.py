@@ -7,7 +7,7 @@ import pytest
 
 import sigae
 from sigae import DataError, NotFittedError, OutputExistsError, RunFolderError, SignalAutoencoder
-from sigae.network import check_submodels
+from sigae.model.network import check_submodels
 
 from conftest import TINY, make_signals
 
@@ -95,7 +95,7 @@ def test_save_refuses_existing_folder_and_load_refuses_broken_ones(trained, tmp_
 
 def test_summary_says_plainly_when_pca_wins(tiny_config):
     """Signals in a 3-dimensional linear subspace: PCA with 4 components is exact, the autoencoder is not."""
-    from sigae.cli import training_summary
+    from sigae.cli.summary import training_summary
 
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(3, 64))
@@ -116,7 +116,7 @@ def _metrics(**changes):
 
 
 def test_summary_notes_follow_what_happened():
-    from sigae.cli import training_summary
+    from sigae.cli.summary import training_summary
 
     worse = training_summary(_metrics())
     assert "reconstructs worse than a linear PCA with 32 components" in worse and "--decoder" not in worse

@@ -1,5 +1,5 @@
 """sigae.export / sigae-export: SavedModel, LiteRT (TFLite) float32 and int8, ONNX; normalization built in;
-each export reloaded by its own runtime and compared with sigae's output (which runs through sigae.fastpath)."""
+each export reloaded by its own runtime and compared with sigae's output (which runs through sigae.model.fastpath)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from sigae import ConfigError, OutputExistsError, SignalAutoencoder
 from sigae.export import ExportError, export_model, run_export
-from sigae.fastpath import folded_decoder_ok, fused_encoder_ok
+from sigae.model.fastpath import folded_decoder_ok, fused_encoder_ok
 
 from conftest import TINY, make_signals
 

@@ -1,13 +1,13 @@
-"""sigae.fastpath: the rewritten arithmetic equals the Keras layers' up to float32 rounding."""
+"""sigae.model.fastpath: the rewritten arithmetic equals the Keras layers' up to float32 rounding."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sigae import AutoencoderConfig, SignalAutoencoder
-from sigae.fastpath import (decoder_call, encoder_call, folded_decoder_ok, fused_encoder_ok,
+from sigae.model.fastpath import (decoder_call, encoder_call, folded_decoder_ok, fused_encoder_ok,
                             training_call)
-from sigae.network import build_models
+from sigae.model.network import build_models
 
 from conftest import TINY, make_signals
 
@@ -88,7 +88,7 @@ def test_other_architectures_run_through_keras(overrides, fused, folded):
 
 
 def test_without_xla_the_first_stage_runs_through_keras(monkeypatch):
-    import sigae.fastpath as fastpath
+    import sigae.model.fastpath as fastpath
 
     config = AutoencoderConfig.from_preset("seed", input_length=64, **TINY)
     encoder, _, _ = build_models(config)

@@ -1,4 +1,4 @@
-"""sigae.io on real files written here: every MAT-file version, the other formats, and bad input."""
+"""sigae.data.io on real files written here: every MAT-file version, the other formats, and bad input."""
 
 import struct
 import zlib
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sigae.errors import DataError, OutputExistsError
-from sigae.io import SignalSource, list_variables, load_array, load_signals, save_array
+from sigae.data.io import SignalSource, list_variables, load_array, load_signals, save_array
 
 RNG = np.random.default_rng(7)
 X = np.round(RNG.standard_normal((6, 11)), 6)  # 6 signals of 11 points

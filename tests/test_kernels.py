@@ -1,4 +1,4 @@
-"""The default encoder: MiniRocket's random dilated kernels (sigae.kernels) into a 32-number code."""
+"""The default encoder: MiniRocket's random dilated kernels (sigae.model.kernels) into a 32-number code."""
 
 import json
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from sigae import AutoencoderConfig, ConfigError, SignalAutoencoder
-from sigae.kernels import N_BASE_KERNELS, KernelFeatures, base_kernels, dilations_for
-from sigae.network import build_models, check_submodels
-from sigae.scoring import PCABaseline
+from sigae.model.kernels import N_BASE_KERNELS, KernelFeatures, base_kernels, dilations_for
+from sigae.model.network import build_models, check_submodels
+from sigae.evaluation.scoring import PCABaseline
 
 SMALL = dict(kernel_features=84 * 6, filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sigae import AutoencoderConfig, ConfigError
-from sigae.network import SubmodelMismatchError, build_models, check_submodels, parameter_table
+from sigae.model.network import SubmodelMismatchError, build_models, check_submodels, parameter_table
 
 
 @pytest.mark.parametrize("decoder,tied", [("seed", False), ("mirror", False), ("mirror", True)])

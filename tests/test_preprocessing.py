@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sigae import NotFittedError
-from sigae.preprocessing import (GlobalStandardizer, MinMaxScaler, PerSignalStandardizer, PerTimestepStandardizer,
+from sigae.data.preprocessing import (GlobalStandardizer, MinMaxScaler, PerSignalStandardizer, PerTimestepStandardizer,
                                  SigaeWarning, normalizer_from_dict)
 
 ALL = [GlobalStandardizer, PerSignalStandardizer, PerTimestepStandardizer, MinMaxScaler]

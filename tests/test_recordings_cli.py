@@ -17,7 +17,7 @@ SAY = FLAGS[:-1]  # without --quiet: the notes are what these tests read
 def run_cli(capsys, *argv):
     try:
         code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own errors (one line too: see cli._Parser)
+    except SystemExit as exc:  # argparse's own errors (one line too: see sigae.cli.options.Parser)
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
@@ -218,7 +218,7 @@ def test_cell_of_recordings_scored_into_one_file(run, tmp_path, capsys):
 
 
 def test_streamed_v73_training(tmp_path, capsys):
-    from sigae.streaming import write_mat73_header
+    from sigae.data.results import write_mat73_header
 
     path = tmp_path / "big.mat"
     with h5py.File(path, "w", userblock_size=512) as f:
@@ -341,7 +341,7 @@ def test_many_files_of_cut_signals_streamed(tmp_path, capsys, signals):
 
 def test_labels_variable_is_not_taken_for_the_recording(tmp_path):
     """Without --var, a file holding the recording and its --labels vector names the recording by itself."""
-    from sigae.recordings import read_recordings
+    from sigae.data.recordings import read_recordings
 
     rng = np.random.default_rng(0)
     x, labels = rng.standard_normal(500), np.zeros(500, dtype=np.uint8)
@@ -356,11 +356,11 @@ def test_an_interrupted_windowed_run_promises_resume_only_when_it_can(tmp_path, 
     """Ctrl-C and loading the folder say how to resume a windowed run (tests/test_resume_windows.py resumes
     them); a folder from an earlier sigae, which did not record its windowing, is not promised a resume."""
     import sigae
-    import sigae.cli as cli
+    from sigae.cli.train import StopRequest
     from sigae import RunFolderError
 
     scipy.io.savemat(tmp_path / "a.mat", {"x": recording(600)[0][:, None]})
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: True))  # Ctrl-C at the first step
     code, _, err = run_cli(capsys, "train", tmp_path / "a.mat", "--window", "32", "--hop", "4", "--out",
                            tmp_path / "run", *FLAGS)
     assert code == 130 and f"resume with: sigae-train --resume {tmp_path / 'run'}" in err, err

@@ -89,7 +89,7 @@ def test_atomic_output_is_never_truncated(tmp_path):
     target = tmp_path / "out.mat"
     script = (
         "import numpy as np, sys\n"
-        "from sigae.fileutil import atomic_path\n"
+        "from sigae.data.files import atomic_path\n"
         "import scipy.io\n"
         "i = 0\n"
         "while True:\n"
@@ -110,8 +110,8 @@ def test_atomic_output_is_never_truncated(tmp_path):
 def test_nan_loss_stops_at_once_and_keeps_best(tmp_path, tiny_config):
     """Inject a NaN into a weight after epoch 3: epoch 4's first step must stop training, keep the best epoch
     (it beats a constant prediction) with a warning, and leave its checkpoint on disk."""
-    from sigae.preprocessing import SigaeWarning
-    from sigae.network import build_models
+    from sigae.data.preprocessing import SigaeWarning
+    from sigae.model.network import build_models
     from sigae.training import load_checkpoint, train_autoencoder
 
     _, _, autoencoder = build_models(tiny_config)
@@ -181,7 +181,7 @@ def test_mismatched_config_is_refused(tampered):
 
 
 def test_constant_signals_train_with_a_warning_and_no_nan():
-    from sigae.preprocessing import SigaeWarning
+    from sigae.data.preprocessing import SigaeWarning
 
     x = np.full((20, 64), 7.5)
     with pytest.warns(SigaeWarning, match="zero spread"):

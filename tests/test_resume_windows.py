@@ -11,7 +11,7 @@ from test_recordings_cli import FLAGS, run_cli
 
 import sigae
 from sigae import DataError, RunFolderError, SignalAutoencoder
-from sigae.training import TrainingInterrupted
+from sigae.training.loop import TrainingInterrupted
 
 # restore_best off: the weights compared are those of the last epoch, not a restored PCA start
 CONFIG = {**TINY, "decoder": "mirror", "restore_best": False}
@@ -78,12 +78,12 @@ def test_resume_refuses_other_recordings(tmp_path):
     with pytest.raises(DataError, match="trained on arrays"):  # nothing to read them again from
         SignalAutoencoder.resume_recordings(tmp_path / "cut", verbose=0, log=lambda *a: None)
     with pytest.raises(RunFolderError, match="training.json is missing"):
-        sigae.windowed.resume_recordings(tmp_path / "nope")  # no training.json
+        sigae.estimator.windowed.resume_recordings(tmp_path / "nope")  # no training.json
     assert not (tmp_path / "cut" / "windowing.json").exists()
 
 
 def test_sigae_train_resume_of_a_windowed_run(tmp_path, capsys, monkeypatch):
-    from sigae import cli
+    from sigae.cli.train import StopRequest
 
     x = series(channels=1)[:, 0]
     scipy.io.savemat(tmp_path / "a.mat", {"x": x[:, None]})
@@ -93,10 +93,10 @@ def test_sigae_train_resume_of_a_windowed_run(tmp_path, capsys, monkeypatch):
     assert code == 0, err
 
     steps = iter(range(10**6))
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: next(steps) == 30))  # Ctrl-C in epoch 2
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: next(steps) == 30))  # Ctrl-C in epoch 2
     code, _, err = run_cli(capsys, *args, "--out", tmp_path / "cut", *flags)
     assert code == 130 and f"resume with: sigae-train --resume {tmp_path / 'cut'}" in err, err
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: False))
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: False))
 
     other = x.copy()
     other[5] += 1.0
@@ -122,19 +122,19 @@ def test_a_run_stopped_while_calibrating_its_threshold_is_not_complete_and_resum
     """windowing.json is written with the results, before run.json marks the run complete: a run stopped after
     its last epoch, while its point threshold is computed, is an interrupted run (not a model of cut signals)
     and resuming it only computes the threshold."""
-    from sigae import windowed
+    from sigae.estimator import windowed
 
     x = series(n=800, channels=1)
     whole = SignalAutoencoder(**CONFIG).fit_recordings(x, 32, 2, run_dir=tmp_path / "whole", **OPTIONS)
-    real = windowed._segment_point_scores
+    real = windowed.segment_point_scores
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(windowed, "_segment_point_scores", killed)
+    monkeypatch.setattr(windowed, "segment_point_scores", killed)
     with pytest.raises(KeyboardInterrupt):
         SignalAutoencoder(**CONFIG).fit_recordings(x, 32, 2, run_dir=tmp_path / "cut", **OPTIONS)
-    monkeypatch.setattr(windowed, "_segment_point_scores", real)
+    monkeypatch.setattr(windowed, "segment_point_scores", real)
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["complete"] is False
     with pytest.raises(RunFolderError, match="not complete"):
         sigae.load(tmp_path / "cut")
@@ -145,7 +145,7 @@ def test_a_run_stopped_while_calibrating_its_threshold_is_not_complete_and_resum
 
 def test_sigae_train_resume_of_a_folder_of_recordings(tmp_path, capsys, monkeypatch):
     """Several files: each read again from the path the run records, in the run's order."""
-    from sigae import cli
+    from sigae.cli.train import StopRequest
 
     data = tmp_path / "data"
     data.mkdir()
@@ -156,9 +156,9 @@ def test_sigae_train_resume_of_a_folder_of_recordings(tmp_path, capsys, monkeypa
     args = ["train", "data", "--var", "x", "--window", "32", "--hop", "2", *FLAGS, "--preset", "reconstruction"]
     assert run_cli(capsys, *args, "--out", tmp_path / "whole")[0] == 0
     steps = iter(range(10**6))
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: next(steps) == 20))
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: next(steps) == 20))
     assert run_cli(capsys, *args, "--out", tmp_path / "cut")[0] == 130
-    monkeypatch.setattr(cli._StopRequest, "install", lambda self: (lambda: False))
+    monkeypatch.setattr(StopRequest, "install", lambda self: (lambda: False))
     monkeypatch.chdir(data)  # the run records absolute paths: the relative "data" given at training time still works
     code, _, err = run_cli(capsys, "train", "--resume", tmp_path / "cut", "--quiet")
     assert code == 0, err

@@ -13,8 +13,8 @@ import scipy.io
 import sigae
 from sigae import SignalAutoencoder
 from sigae.cli import run as cli_run
-from sigae.preprocessing import SigaeWarning
-from sigae.training import TrainingFailed
+from sigae.data.preprocessing import SigaeWarning
+from sigae.training.loop import TrainingFailed
 
 from conftest import TINY, make_signals
 
@@ -74,8 +74,8 @@ def test_a_complete_folder_still_needs_overwrite(tmp_path, damped_sines, capsys)
 
 def test_nan_in_epoch_1_fails_without_a_model(tiny_config):
     """No epoch ever finished: there is nothing to keep, whatever the loss."""
-    from sigae.network import build_models
-    from sigae.training import train_autoencoder
+    from sigae.model.network import build_models
+    from sigae.training.loop import train_autoencoder
 
     _, _, autoencoder = build_models(tiny_config)
     kernel = autoencoder.get_layer("encoder").get_layer("encoder_dense").kernel
@@ -88,7 +88,7 @@ def test_nan_in_epoch_1_fails_without_a_model(tiny_config):
 def _poison_after(epoch_to_poison, monkeypatch, what="weights"):
     """Patch training.train_autoencoder so that after *epoch_to_poison* the encoder's Dense kernel (or the
     validation signals) become NaN/Inf; return the per-epoch weight snapshots."""
-    import sigae.training as training
+    import sigae.training.loop as training
 
     real = training.train_autoencoder
     snapshots = {}
@@ -135,8 +135,8 @@ def test_nan_after_good_epochs_keeps_the_best_epoch_with_a_warning(tmp_path, mon
 
 
 def test_validation_nan_in_epoch_1_fails_naming_validation(tiny_config):
-    from sigae.network import build_models
-    from sigae.training import train_autoencoder
+    from sigae.model.network import build_models
+    from sigae.training.loop import train_autoencoder
 
     _, _, autoencoder = build_models(tiny_config)
     x = (make_signals(n=40)[:, :, None] - 3.0).astype("float32")
@@ -177,7 +177,7 @@ def test_finished_run_folder_keeps_only_what_it_needs(tmp_path):
 
 
 def test_keep_checkpoints_keeps_best_and_last(tmp_path):
-    from sigae.training import load_checkpoint
+    from sigae.training.checkpoints import load_checkpoint
 
     x = make_signals(n=60, seed=2)
     run = tmp_path / "run"
@@ -195,11 +195,11 @@ def test_keep_checkpoints_keeps_best_and_last(tmp_path):
 @pytest.mark.parametrize("background", [True, False])
 def test_best_checkpoint_is_a_link_not_a_second_copy(tmp_path, tiny_config, monkeypatch, background):
     """An improving epoch writes ~3x the model once: best.npz is the same file as last.npz."""
-    import sigae.training
-    from sigae.network import build_models
-    from sigae.training import train_autoencoder
+    import sigae.training.checkpoints
+    from sigae.model.network import build_models
+    from sigae.training.loop import train_autoencoder
 
-    monkeypatch.setattr(sigae.training, "CHECKPOINT_IN_BACKGROUND", background)
+    monkeypatch.setattr(sigae.training.checkpoints, "CHECKPOINT_IN_BACKGROUND", background)
 
     _, _, autoencoder = build_models(tiny_config)
     x = (make_signals(n=32)[:, :, None] - 3.0).astype("float32")
@@ -269,7 +269,7 @@ def test_padding_rows_change_nothing(trained, batch_size):
 
 
 def test_padded_sizes():
-    from sigae.training import SMALL_PREDICT_BATCH, padded_size
+    from sigae.training.prediction import SMALL_PREDICT_BATCH, padded_size
 
     assert SMALL_PREDICT_BATCH == 32
     assert [padded_size(m, 1024) for m in (1, 32, 33, 1000, 1024)] == [32, 32, 1024, 1024, 1024]
@@ -281,7 +281,7 @@ def test_padded_sizes():
 def test_pca_baseline_through_the_covariance_matches_an_svd(n):
     """PCABaseline.fit uses eigh of the covariance (10x cheaper than an SVD next to TensorFlow): the
     reconstructions equal those of the SVD's components to float64 rounding of a squared condition number."""
-    from sigae.scoring import PCABaseline
+    from sigae.evaluation.scoring import PCABaseline
 
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(n, 6)) @ rng.normal(size=(6, 64)) + 0.1 * rng.normal(size=(n, 64)))[:, :, None]

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from sigae.scoring import PCABaseline, auroc, average_precision, calibrate_threshold, resolve_threshold
+from sigae.evaluation.scoring import PCABaseline, auroc, average_precision, calibrate_threshold, resolve_threshold
 
 
 def test_pca_baseline_matches_direct_svd():

@@ -1,4 +1,4 @@
-"""Screening the training signals for rare directions (sigae.screening) and its use in fit."""
+"""Screening the training signals for rare directions (sigae.evaluation.screening) and its use in fit."""
 
 import json
 
@@ -7,8 +7,8 @@ import pytest
 
 from sigae import AutoencoderConfig, ConfigError, SignalAutoencoder
 from sigae import load as sigae_load
-from sigae.screening import screen_rare
-from sigae.scoring import PCABaseline, auroc
+from sigae.evaluation.screening import screen_rare
+from sigae.evaluation.scoring import PCABaseline, auroc
 
 from conftest import TINY, make_signals
 
@@ -87,7 +87,7 @@ def test_fit_leaves_screened_signals_out_and_says_so(tmp_path):
 
 
 def test_streamed_fit_screens_the_same_rows(tmp_path):
-    from sigae.io import open_signal_dataset
+    from sigae.data.io import open_signal_dataset
 
     x, _ = spiked(n=400, length=64, n_anomalies=5, seed=4)
     np.save(tmp_path / "x.npy", x)
@@ -111,7 +111,7 @@ def test_rare_fraction_in_config_presets_and_old_files():
 
 
 def test_interrupted_run_with_screened_rows_resumes_to_the_same_weights(tmp_path):
-    from sigae.training import TrainingInterrupted
+    from sigae.training.loop import TrainingInterrupted
 
     x, _ = spiked(n=400, length=64, n_anomalies=5, seed=4)
     # restore_best off: the weights compared are those of the last epoch, not a restored PCA start

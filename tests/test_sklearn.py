@@ -145,7 +145,7 @@ def test_without_validation_split_the_fitted_model_saves_and_loads(tmp_path):
 
 
 def test_core_does_not_import_sklearn():
-    code = ("import sys, sigae, sigae.estimator, sigae.cli, sigae.callbacks\n"
+    code = ("import sys, sigae, sigae.estimator.autoencoder, sigae.cli, sigae.training.callbacks\n"
             "assert 'sklearn' not in sys.modules, 'sklearn imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

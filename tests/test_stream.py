@@ -15,9 +15,9 @@ import sigae
 
 from sigae import DataError, StreamScorer
 from sigae.cli import main
-from sigae.live import StreamClosedError, score_chunks
-from sigae.windowed import score_recording
-from sigae.windows import EventTracker
+from sigae.estimator.live import StreamClosedError, score_chunks
+from sigae.estimator.recording_scores import score_recording
+from sigae.data.windows import EventTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # the sigae of this checkout in the subprocesses
@@ -67,7 +67,7 @@ def random_chunks(x, rng, high):
 
 def assert_same(streamed, whole):
     assert np.array_equal(streamed.index, np.arange(len(whole.point_score)))
-    # exact: the same windows through the same network calls, per-point sums in the same order (see sigae.live)
+    # exact: the same windows through the same network calls, per-point sums in the same order (see sigae.estimator.live)
     assert np.array_equal(streamed.point_score, whole.point_score)
     assert np.array_equal(streamed.point_is_anomaly, whole.point_is_anomaly)
     if whole.point_score_channel is None:

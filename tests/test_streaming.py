@@ -14,11 +14,12 @@ from conftest import TINY, make_signals
 from test_io import write_v73
 
 import sigae
-from sigae import streaming
+from sigae.data import results
+from sigae.estimator import streaming
 from sigae.cli import main
 from sigae.errors import ConfigError, DataError
-from sigae.io import SignalDataset, list_variables, load_array, load_signals, open_signal_dataset, save_array
-from sigae.preprocessing import NORMALIZERS, ZeroSpreadWarning, make_normalizer
+from sigae.data.io import SignalDataset, list_variables, load_array, load_signals, open_signal_dataset, save_array
+from sigae.data.preprocessing import NORMALIZERS, ZeroSpreadWarning, make_normalizer
 
 N, BATCH = 300, 16
 
@@ -26,7 +27,7 @@ N, BATCH = 300, 16
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of one batch, and a count of the blocks read from disk."""
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(results, "CHUNK_BYTES", 1)
     reads = []
     original = SignalDataset.read
 
@@ -44,7 +45,7 @@ def no_loading(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("load_signals called: the file was not streamed")
 
-    monkeypatch.setattr(streaming, "load_signals", fail)
+    monkeypatch.setattr(results, "load_signals", fail)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_columns_are_found_and_said_while_streaming(tmp_path, trained, x, capsys
 
 def test_large_mat_output_is_matlab_v73(tmp_path, trained, x, capsys, monkeypatch, small_blocks):
     model, run, _ = trained
-    monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(results, "IN_MEMORY_BYTES", 0)
     source, out = write_input(tmp_path, "v73", x), tmp_path / "latent.mat"
     code, _, err = cli(capsys, "encode", run, source, "-o", out, "--batch-size", BATCH)
     assert code == 0, err
@@ -136,7 +137,7 @@ def test_streamed_score_equals_in_memory(tmp_path, trained, x, capsys, monkeypat
                                          ext, v73):
     model, run, _ = trained
     if v73:
-        monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
+        monkeypatch.setattr(results, "IN_MEMORY_BYTES", 0)
     source, out = write_input(tmp_path, "v73", x), tmp_path / f"scores{ext}"
     expected = model.score(load_signals(source), per_point=True, batch_size=BATCH)
     code, stdout, err = cli(capsys, "score", run, source, "-o", out, "--per-point", "--batch-size", BATCH,
@@ -245,7 +246,7 @@ def test_npy_of_either_memory_order_is_read_by_blocks(tmp_path, order, orientati
 
 
 def test_per_signal_stats_and_one_warning_for_all_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(results, "CHUNK_BYTES", 1)
     signals = make_signals(n=100, seed=4)
     signals[[5, 40, 41, 90]] = 2.0  # constant signals: zero spread, in three blocks
     model = sigae.SignalAutoencoder(input_length=64, normalize="per-signal", **TINY).build()
@@ -286,13 +287,13 @@ def test_streamed_normalizer_fit_checks_blocks():
 @pytest.fixture
 def small_training_blocks(monkeypatch):
     """Training blocks of 8 signals (windows of 8 blocks), so 300 signals span 38 blocks and 5 windows."""
-    from sigae import trainingdata
+    from sigae.training import data as trainingdata
 
     monkeypatch.setattr(trainingdata, "BLOCK_BYTES", 8 * 64 * 8)
 
 
 def test_streamed_batches_cover_every_training_signal_once(tmp_path, x, small_training_blocks):
-    from sigae.trainingdata import StreamedPart
+    from sigae.training.data import StreamedPart
 
     rows = x + np.arange(N)[:, None] * 1000.0  # each signal's offset says which row it is
     path = write_input(tmp_path, "h5", rows)
@@ -310,7 +311,7 @@ def test_streamed_batches_cover_every_training_signal_once(tmp_path, x, small_tr
 
 
 def test_pca_baseline_from_blocks_equals_svd():
-    from sigae.scoring import PCABaseline
+    from sigae.evaluation.scoring import PCABaseline
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 40)) + 0.1 * rng.normal(size=(500, 40)) + 5.0
@@ -326,7 +327,7 @@ def test_pca_baseline_from_blocks_equals_svd():
 def test_streamed_training_uses_the_in_memory_split_and_statistics(tmp_path, x, capsys, monkeypatch,
                                                                    small_training_blocks, kind):
     path = write_input(tmp_path, kind, x)
-    monkeypatch.setattr("sigae.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
+    monkeypatch.setattr("sigae.data.io.load_signals", lambda *a, **k: pytest.fail("the file was loaded whole"))
     options = ["--epochs", 2, "--batch-size", BATCH, "--seed", 0, "--latent-dim", 4]
     code, out, err = cli(capsys, "train", path, "--stream", "--out", tmp_path / "streamed", *options)
     assert code == 0, err
@@ -360,7 +361,7 @@ def test_stream_refuses_files_that_cannot_be_streamed(tmp_path, x, capsys):
 
 
 def test_interrupted_streamed_run_resumes_to_the_same_weights(tmp_path, x, small_training_blocks):
-    from sigae.training import TrainingInterrupted
+    from sigae.training.loop import TrainingInterrupted
 
     path = write_input(tmp_path, "h5", x)
     options = dict(epochs=3, batch_size=BATCH, seed=0, verbose=0)

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 import sigae
 from sigae import SignalAutoencoder
-from sigae.network import build_models, parameter_table
-from sigae.training import train_autoencoder
+from sigae.model.network import build_models, parameter_table
+from sigae.training.loop import train_autoencoder
 
 from conftest import TINY, make_signals
 
@@ -147,7 +147,7 @@ def tied_run(tmp_path_factory):
 ])
 def test_tied_model_loads_and_computes_the_same_in_plain_keras(tmp_path, tied_run, imports, lazy):
     """Field report: after `import sigae`, keras.models.load_model of a tied run failed (class not found), and
-    with `import sigae.layers` it loaded but was not linked."""
+    with `import sigae.model.layers` it loaded but was not linked."""
     import shutil
     import subprocess
     import sys

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sigae import AutoencoderConfig, ConfigError
-from sigae.network import build_models
+from sigae.model.network import build_models
 from sigae.training import set_seed, train_autoencoder
 
 from conftest import TINY, make_signals

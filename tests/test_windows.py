@@ -1,4 +1,4 @@
-"""Sliding windows, per-point scores, events, streamed recordings: sigae.windows, sigae.recordings, sigae.windowed."""
+"""Sliding windows, per-point scores, events, streamed recordings: sigae.data.windows, sigae.data.recordings, sigae.estimator.windowed."""
 
 import h5py
 import numpy as np
@@ -6,10 +6,11 @@ import pytest
 import scipy.io
 
 from sigae import ConfigError, DataError, RunFolderError
-from sigae.recordings import from_array, read_recordings
-from sigae.windowed import WindowDataset, Segment, score_recording, split_segments
-from sigae.windows import (Event, EventTracker, PointAccumulator, auto_window, dominant_period,
-                           event_precision_recall, find_events, point_scores, sliding_windows, window_starts)
+from sigae.data.recordings import from_array, read_recordings
+from sigae.data.segments import WindowDataset, Segment, split_segments
+from sigae.estimator.recording_scores import score_recording
+from sigae.data.windows import (Event, EventTracker, PointAccumulator, event_precision_recall, find_events, point_scores, sliding_windows, window_starts)
+from sigae.data.periods import auto_window, dominant_period
 
 
 def hand_windows(x, window, starts):
@@ -195,7 +196,7 @@ def test_dominant_period_of_a_sine():
 # ---------------------------------------------------------------------------- recordings from files
 def write_v73(path, name, matrix):
     """A MATLAB v7.3 file as MATLAB writes it: column-major (transposed) dataset, MATLAB_class, 512-byte header."""
-    from sigae.streaming import write_mat73_header
+    from sigae.data.results import write_mat73_header
 
     with h5py.File(path, "w", userblock_size=512) as f:
         d = f.create_dataset(name, data=np.ascontiguousarray(np.asarray(matrix, dtype=np.float64).T))
@@ -262,7 +263,7 @@ def test_cut_signals_are_not_taken_for_a_recording(tmp_path):
 
 
 def test_bad_window_and_hop():
-    from sigae.windowed import check_recordings
+    from sigae.data.segments import check_recordings
 
     with pytest.raises(DataError, match=r"recording 1: 20 points, shorter than the window of 32 points"):
         check_recordings([from_array(np.zeros(20), "recording 1")], 32, 1)
@@ -303,9 +304,9 @@ def test_score_recording_equals_hand_computation(windowed_model, monkeypatch):
     assert np.array_equal(result.point_is_anomaly, result.point_score > result.threshold)
     assert result.threshold == model.windowing_["point_threshold"]["p"]
     # block by block (a block of 7 windows) gives exactly the same scores
-    import sigae.windowed as windowed
+    import sigae.estimator.recording_scores as recording_scores
 
-    monkeypatch.setattr(windowed, "_block_windows", lambda model, window: 7)
+    monkeypatch.setattr(recording_scores, "block_windows", lambda model, window: 7)
     small = score_recording(model, y, hop=5)
     assert np.array_equal(small.point_score, result.point_score)
     assert small.events == result.events
@@ -334,7 +335,7 @@ def test_a_spike_is_one_event_not_one_per_flagged_run(windowed_model):
 
 def test_events_of_a_multichannel_recording_rank_the_channels(tmp_path):
     from sigae import SignalAutoencoder
-    from sigae.windowed import write_events
+    from sigae.data.event_tables import write_events
 
     t = np.arange(2500)
     rng = np.random.default_rng(3)
@@ -376,17 +377,18 @@ def test_scoring_a_recording_with_a_model_of_cut_signals_is_refused(trained):
 @pytest.mark.parametrize("suffix", [".mat", ".h5"])
 def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowed_model, tmp_path, monkeypatch,
                                                                          suffix):
-    import sigae.windowed as windowed
-    from sigae.io import load_array
+    import sigae.estimator.recording_files as recording_files
+    import sigae.estimator.recording_scores as recording_scores
+    from sigae.data.io import load_array
 
     model, x = windowed_model
     y = x[1000:1700].copy()
     y[300:320] += 3.0  # an anomaly, so that there are events to write
     recs = [from_array(x[:400], "a"), from_array(y, "b")]
-    small = windowed.score_to_file(model, recs, tmp_path / f"small{suffix}", hop=3)
-    monkeypatch.setattr(windowed, "SMALL_RESULT_POINTS", 10)  # every result is now "large": written by blocks
-    monkeypatch.setattr(windowed, "_block_windows", lambda model, window: 50)
-    windowed.score_to_file(model, recs, tmp_path / f"big{suffix}", hop=3)
+    small = recording_files.score_to_file(model, recs, tmp_path / f"small{suffix}", hop=3)
+    monkeypatch.setattr(recording_files, "SMALL_RESULT_POINTS", 10)  # every result is now "large": written by blocks
+    monkeypatch.setattr(recording_scores, "block_windows", lambda model, window: 50)
+    recording_files.score_to_file(model, recs, tmp_path / f"big{suffix}", hop=3)
     if suffix == ".mat":
         assert (tmp_path / "big.mat").read_bytes()[:10] == b"MATLAB 7.3"
     for name in ("point_score", "point_is_anomaly", "point_recording", "window_start", "window_score",
@@ -401,7 +403,7 @@ def test_large_results_are_streamed_to_v73_and_hdf5_with_the_same_values(windowe
 
 
 def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
-    from sigae.windowed import Envelope
+    from sigae.estimator.recording_files import Envelope
 
     x = np.random.default_rng(6).standard_normal(1003)
     env = Envelope(len(x), bins=10)
@@ -415,8 +417,8 @@ def test_envelope_is_the_min_and_max_of_each_span_fed_in_any_blocks():
 def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
     import time
 
-    from sigae.plots import plot_timeline
-    from sigae.windowed import Envelope
+    from sigae.evaluation.plots import plot_timeline
+    from sigae.estimator.recording_files import Envelope
 
     n = 10**7
     score = np.full(n, 0.01)
@@ -436,7 +438,7 @@ def test_timeline_of_ten_million_points_is_drawn_from_envelopes(tmp_path):
 
 def test_hop_larger_than_the_window_is_refused_before_any_work():
     """Points between windows would get no score: a clear error, not a crash after training."""
-    from sigae.windows import check_window
+    from sigae.data.windows import check_window
 
     from sigae.errors import command_line_words
 
@@ -449,8 +451,8 @@ def test_hop_larger_than_the_window_is_refused_before_any_work():
 
 def test_figures_number_samples_from_1_and_say_so(tmp_path, monkeypatch):
     """Files and messages give samples 1-based; the figures count the same way and mark it."""
-    import sigae.plots as plots
-    from sigae.windowed import Envelope
+    import sigae.evaluation.plots as plots
+    from sigae.estimator.recording_files import Envelope
 
     figures = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
@@ -485,8 +487,9 @@ def test_timeline_of_four_channels_labels_each_event_with_its_channel(tmp_path):
     """An anomaly injected in channel 3 of 4: every event on it is labelled "ch 3" in the timeline, and the
     figure gets a strip of each channel's score."""
     from sigae import SignalAutoencoder
-    from sigae.plots import plot_timeline
-    from sigae.windowed import event_labels, timeline_data
+    from sigae.evaluation.plots import plot_timeline
+    from sigae.data.event_tables import event_labels
+    from sigae.estimator.recording_files import timeline_data
 
     t = np.arange(3000)
     rng = np.random.default_rng(7)

@@ -1,0 +1,89 @@
+"""What training starts from: the training rows (screened, in memory or streamed from a file) and the
+PCA starts of the default models (the kernels encoder's code, the linear path).
+
+Functions of a :class:`sigae.SignalAutoencoder` whose split and normalizer are set (``train_index_``,
+``val_index_``, ``screened_index_``, ``normalizer``); called by :mod:`sigae.estimator.fitting`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sigae.data.io import SignalDataset
+from sigae.evaluation.scoring import PCABaseline
+
+
+def streamed_parts(model, dataset: SignalDataset, screened: bool = True):
+    """The training and validation rows of a file left on disk, normalized as they are read; the
+    training rows without the screened ones unless *screened* is false."""
+    from sigae.training.data import StreamedPart
+
+    val = np.zeros(len(dataset), dtype=bool)
+    val[model.val_index_] = True
+    train = ~val
+    if screened:
+        train[model.screened_index_] = val[model.screened_index_] = False
+    return StreamedPart(dataset, train, model.normalizer), StreamedPart(dataset, val, model.normalizer)
+
+
+def kept_mask(model, rows=None) -> np.ndarray:
+    """Mask over *rows* (default: the model's ``train_index_``): the rows not screened out."""
+    return ~np.isin(model.train_index_ if rows is None else rows, model.screened_index_)
+
+
+def screen_rows(model, x) -> np.ndarray:
+    """The training rows :func:`sigae.evaluation.screening.screen_rare` leaves out (sorted file rows)."""
+    from sigae.evaluation.screening import screen_cross_fitted, screen_rare
+
+    rows = np.union1d(model.train_index_, model.val_index_)
+    if model.config.rare_fraction <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(x, SignalDataset):
+        from sigae.training.data import StreamedPart
+
+        def blocks(mask):
+            chosen = np.zeros(len(x), dtype=bool)
+            chosen[rows[mask]] = True
+            return StreamedPart(x, chosen, model.normalizer).blocks()
+    else:
+        xn = model.normalizer.transform(x[rows])
+
+        def blocks(mask):
+            return [xn[mask]]
+    training = np.isin(rows, model.train_index_)
+    keep = screen_rare(blocks, len(rows), model.config.latent_dim, model.config.rare_fraction, training=training)
+    keep &= screen_cross_fitted(blocks, len(rows), model.config.latent_dim, training=training)
+    return rows[~keep]
+
+
+def start_kernel_code(model, xn_train, seed) -> None:
+    """Set the kernels encoder from the normalized training signals (in memory or streamed): the kernel
+    biases, the PCA of the standardized kernel features and the PCA of the signals (see
+    :func:`sigae.model.network.init_kernel_code`)."""
+    from sigae.model.network import LINEAR_CODE_SCALE, init_kernel_code
+
+    blocks = (lambda: [xn_train]) if isinstance(xn_train, np.ndarray) else xn_train.blocks
+    kernels = model.encoder.get_layer("encoder_kernels")
+    kernels.fit_biases(next(iter(blocks())), seed=0 if seed is None else seed)
+    batch = model.inference_batch_size
+    features = lambda: (kernels.transform(block, batch) for block in blocks())  # noqa: E731
+    feature_pca = PCABaseline(model.config.kernel_code_dims, standardize=True).fit_chunks(features())
+    spread = feature_pca.code_spread(features())
+    linear_dims = model.config.latent_dim - model.config.kernel_code_dims
+    mean, components = np.zeros(0), np.zeros((0, 0))
+    if linear_dims:
+        pca = PCABaseline(linear_dims)
+        pca.fit(xn_train) if isinstance(xn_train, np.ndarray) else pca.fit_chunks(xn_train.blocks())
+        mean = pca.mean_
+        components = pca.components_ * (LINEAR_CODE_SCALE / pca.code_spread(blocks()))
+    init_kernel_code(model.encoder, model.decoder, feature_pca.mean_, feature_pca.scale_,
+                     feature_pca.components_ / spread, mean, components)
+
+
+def start_linear_path(model, xn_train) -> None:
+    """Start the linear path at PCA of the normalized training signals (in memory or streamed)."""
+    from sigae.model.network import init_linear_path
+
+    pca = PCABaseline(model.config.latent_dim)
+    pca.fit(xn_train) if isinstance(xn_train, np.ndarray) else pca.fit_chunks(xn_train.blocks())
+    init_linear_path(model.encoder, model.decoder, pca.mean_, pca.components_)
