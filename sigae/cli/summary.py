@@ -10,6 +10,10 @@ reconstruct to float rounding, and their ratio means nothing."""
 
 def threshold_source(calibration: dict) -> str:
     """What a calibrated threshold is the percentile of, in words."""
+    if calibration.get("n_out_of_fold"):
+        n_val = calibration["n_unseen"] - calibration["n_out_of_fold"]
+        return (f"{n_val} validation signals' and {calibration['n_out_of_fold']} training signals' out-of-fold "
+                f"scores (signals the scoring model did not fit)")
     if "n_unseen" in calibration:
         return f"the {calibration['n_unseen']} validation signals' scores (signals the model did not fit)"
     return f"the {calibration['n_train']} training signals' scores"
