@@ -185,3 +185,17 @@ def test_cross_fitting_leaves_the_model_untouched():
     assert crossed.metrics_["autoencoder"] == plain.metrics_["autoencoder"]
     assert crossed.cross_fitted_ is not None and plain.cross_fitted_ is None
     assert not np.array_equal(crossed.train_scores_, plain.train_scores_)
+
+
+def test_the_summary_says_what_the_threshold_was_calibrated_on():
+    from sigae.cli.summary import threshold_source
+
+    both = calibrate_threshold(np.arange(1.0, 101.0), 99, np.arange(60.0), out_of_fold=45)
+    assert threshold_source(both) == ("15 validation signals' and 45 training signals' out-of-fold scores "
+                                      "(signals the scoring model did not fit)")
+    assert both["n_out_of_fold"] == 45 and "out-of-fold" in both["method"]
+    only = calibrate_threshold(np.arange(1.0, 101.0), 99, np.arange(60.0), out_of_fold=60)
+    assert threshold_source(only).startswith("the 60 training signals' out-of-fold scores")
+    validation = calibrate_threshold(np.arange(1.0, 101.0), 99, np.arange(60.0))
+    assert threshold_source(validation) == "the 60 validation signals' scores (signals the model did not fit)"
+    assert "n_out_of_fold" not in validation
