@@ -17,7 +17,7 @@ import numpy as np
 
 from sigae.data.signals import as_codes, as_signals, check_signal_shape, signals_for_model
 from sigae.errors import ConfigError, NotFittedError, option
-from sigae.estimator.cross_fitting import out_of_fold
+from sigae.estimator.cross_fitting import out_of_fold as out_of_fold_scores
 from sigae.evaluation.scoring import ScoreResult, per_point_error, resolve_threshold
 from sigae.model.config import AutoencoderConfig
 from sigae.runs.folder import check_model_matches_config, load_keras_model, read_normalizer, read_results, save_run
@@ -214,16 +214,16 @@ class SignalAutoencoder:
         return out[0] if np.ndim(x) == 1 else out
 
     def score(self, x, metric: str = "mse", threshold=None, per_point: bool = False,
-              batch_size: int | None = None) -> ScoreResult:
-        """Per-signal reconstruction error (normalized units) of *x* ``(n, L[, C])``, flagged against *threshold*:
-        None (the calibrated percentile), ``"max"``, ``"pNN"`` or a number. Returns a
-        :class:`~sigae.evaluation.scoring.ScoreResult`: ``scores`` ``(n,)`` (mean squared, or absolute with
-        ``metric="mae"``) and with *per_point* the ``(n, L, C)`` errors (by the model). A training signal the fit
-        cross-fitted gets its out-of-fold mse (:mod:`sigae.estimator.cross_fitting`; ``out_of_fold`` marks them).
-        Raises as :meth:`encode`, and ConfigError for a threshold that cannot be read."""
+              batch_size: int | None = None, out_of_fold: bool = True) -> ScoreResult:
+        """Per-signal reconstruction error (normalized units) of *x* ``(n, L[, C])``, flagged against *threshold*: None
+        (the calibrated percentile), ``"max"``, ``"pNN"`` or a number. Returns a ScoreResult: ``scores`` ``(n,)`` (mean
+        squared; absolute with ``metric="mae"``), with *per_point* the ``(n, L, C)`` errors by the model. The model's
+        cross-fitted training signals get their out-of-fold mse (:mod:`sigae.estimator.cross_fitting`; marked in
+        ``out_of_fold``; ``out_of_fold=False``: the model's own, as an exported model computes). Raises as
+        :meth:`encode`, and ConfigError for a threshold that cannot be read."""
         x, xn = self.normalize_signals(x)
         errors = per_point_error(xn, self.reconstruct_normalized(xn, batch_size), metric)
-        scores, crossed = out_of_fold(self, x, errors.mean(axis=1)) if metric == "mse" else (errors.mean(1), None)
+        scores, crossed = out_of_fold_scores(self, x, errors.mean(axis=1), metric == "mse" and out_of_fold)
         if metric != "mse" and threshold is None:
             threshold = f"p{self.threshold_['percentile']:g}"
         if metric != "mse" and self.threshold_ is not None and str(threshold).lower().startswith(("p", "max")):

@@ -20,11 +20,15 @@ networks", DaWaK 2002 (train on part, score the rest).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from sigae.data.preprocessing import SigaeWarning
 from sigae.data.signals import row_fingerprints
 from sigae.estimator.preparation import kept_mask, start_kernel_code, start_linear_path
 from sigae.evaluation.scoring import reconstruction_error
+from sigae.training.loop import TrainingFailed
 
 MAX_SIGNALS = 1000
 """More kept training signals than this: no cross-fitting. A model of n signals flatters each by roughly
@@ -35,8 +39,8 @@ latent_dim / n (3% at 1,000, less above), and the fold models cost time: on the 
 def cross_fit(model, x) -> np.ndarray | None:
     """Out-of-fold scores of *model*'s training signals: ``(n_train,)`` aligned with ``train_index_``, NaN
     for the screened ones (never fitted: their own score is already unflattered); None when cross-fitting is
-    off (``cross_fit_folds=0``) or there are too few (under 2 per fold) or too many (:data:`MAX_SIGNALS`)
-    kept training signals. Sets ``model.cross_fitted_``
+    off (``cross_fit_folds=0``), there are too few (under 2 per fold) or too many (:data:`MAX_SIGNALS`)
+    kept training signals, or a fold model's training went NaN/Inf. Sets ``model.cross_fitted_``
     (``fingerprints`` and ``scores`` of the cross-fitted signals, ``folds``, ``epochs``).
 
     *x*: the signals ``(n, L, C)`` in original units that *model* was fitted on (in memory)."""
@@ -61,11 +65,19 @@ def cross_fit(model, x) -> np.ndarray | None:
         biases = kernels.biases.numpy()
         features = kernels.transform(xn, model.inference_batch_size)
     scores = np.empty(len(rows))
-    for f in range(folds):
-        fold_model.autoencoder.set_weights(initial)
-        train_fold(fold_model, xn[fold != f], int(epochs), seed, biases,
-                   None if features is None else features[fold != f])
-        scores[fold == f] = reconstruction_error(xn[fold == f], fold_model.reconstruct_normalized(xn[fold == f]))
+    with warnings.catch_warnings(record=True) as caught:  # a fold's training is not the user's to hear about
+        warnings.simplefilter("always")
+        try:
+            for f in range(folds):
+                fold_model.autoencoder.set_weights(initial)
+                train_fold(fold_model, xn[fold != f], int(epochs), seed, biases,
+                           None if features is None else features[fold != f])
+                scores[fold == f] = reconstruction_error(xn[fold == f],
+                                                         fold_model.reconstruct_normalized(xn[fold == f]))
+        except TrainingFailed:
+            return None
+    if any(issubclass(w.category, SigaeWarning) for w in caught) or not np.isfinite(scores).all():
+        return None  # a fold model whose training went NaN/Inf: its scores would not be a model's scores
     model.cross_fitted_ = {"fingerprints": row_fingerprints(x[rows]), "scores": scores, "folds": folds,
                            "epochs": int(epochs)}
     out = np.full(len(model.train_index_), np.nan)
@@ -99,12 +111,12 @@ def train_fold(fold, xn_fit: np.ndarray, epochs: int, seed, biases=None, feature
                       codes=codes)
 
 
-def out_of_fold(model, x, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """*scores* ``(n,)`` of the signals *x* ``(n, L, C)`` (original units) with each of *model*'s cross-fitted
-    training signals given its out-of-fold score, and the mask ``(n,)`` of those signals (None when the model
-    has no out-of-fold scores)."""
+def out_of_fold(model, x, scores: np.ndarray, enabled: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """*scores* ``(n,)`` (mse) of the signals *x* ``(n, L, C)`` (original units) with each of *model*'s
+    cross-fitted training signals given its out-of-fold score, and the mask ``(n,)`` of those signals; *scores*
+    and None when not *enabled* or the model has no out-of-fold scores."""
     stored = getattr(model, "cross_fitted_", None)
-    if not stored or not len(stored["fingerprints"]):
+    if not enabled or not stored or not len(stored["fingerprints"]):
         return scores, None
     fingerprints = row_fingerprints(x)
     order = np.argsort(stored["fingerprints"])
