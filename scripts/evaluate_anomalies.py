@@ -13,12 +13,14 @@ with its defaults on the whole file (as ``sigae-train FILE`` does), scores every
   flagged, and the share of *fresh* normal signals (1,000 new ones from the same family, never seen) flagged:
   the threshold's calibrated rate is what the last column should show (nominally 1%).
 
-Then the mean of each column and sigae's mean gap to the ceiling.
+Then the mean of each column, the AUROC per anomaly kind (that kind's anomalies against every normal signal of
+the file, averaged over the files that hold it) and sigae's mean gap to the ceiling. Each anomaly is drawn
+again until it visibly changes the noiseless signal (:data:`VISIBLE`).
 
     python scripts/evaluate_anomalies.py              # the full grid (about 10 minutes on 2 cores)
     python scripts/evaluate_anomalies.py --quick      # four files
     python scripts/evaluate_anomalies.py --preset reconstruction
-    python scripts/evaluate_anomalies.py --write-files held_out/   # also save each file as .mat (signals, labels)
+    python scripts/evaluate_anomalies.py --write-files held_out/   # also save each file as .mat (signals, labels, kinds)
 
 Generated with a seed per file (``--seed``), so held-back files of the same kind come from another seed.
 """
@@ -41,62 +43,87 @@ KINDS = ("spike", "pulse", "frequency", "flat", "burst")
 FRESH = 1000
 
 
-def normal_signals(rng, n: int, length: int, noise: float, family: str) -> np.ndarray:
-    """``(n, length)`` normal signals of one *family*, with white noise of std *noise* (signals' std ~0.5)."""
+def clean_signals(rng, n: int, length: int, family: str) -> np.ndarray:
+    """``(n, length)`` noiseless normal signals of one *family* (signals' std about 0.3-0.7)."""
     t = np.linspace(0, 1, length)[None, :]
     if family == "damped":
         f, phase = rng.uniform(3, 8, (n, 1)), rng.uniform(0, 2 * np.pi, (n, 1))
-        x = rng.uniform(0.8, 1.2, (n, 1)) * np.exp(-rng.uniform(1, 4, (n, 1)) * t) * np.sin(2 * np.pi * f * t + phase)
-    elif family == "bumps":
+        return rng.uniform(0.8, 1.2, (n, 1)) * np.exp(-rng.uniform(1, 4, (n, 1)) * t) * np.sin(2 * np.pi * f * t + phase)
+    if family == "bumps":
         x = np.zeros((n, length))
         for _ in range(3):
             centre, width = rng.uniform(0.1, 0.9, (n, 1)), rng.uniform(0.02, 0.08, (n, 1))
             x += rng.uniform(0.3, 1.0, (n, 1)) * np.exp(-0.5 * ((t - centre) / width) ** 2)
-    elif family == "tones":
+        return x
+    if family == "tones":
         f1, f2 = rng.uniform(2, 4, (n, 1)), rng.uniform(9, 14, (n, 1))
-        x = (np.sin(2 * np.pi * f1 * t + rng.uniform(0, 2 * np.pi, (n, 1)))
-             + 0.4 * np.sin(2 * np.pi * f2 * t + rng.uniform(0, 2 * np.pi, (n, 1))))
-    else:
-        raise ValueError(family)
-    return x + noise * rng.standard_normal((n, length))
+        return (np.sin(2 * np.pi * f1 * t + rng.uniform(0, 2 * np.pi, (n, 1)))
+                + 0.4 * np.sin(2 * np.pi * f2 * t + rng.uniform(0, 2 * np.pi, (n, 1))))
+    raise ValueError(family)
 
 
-def make_anomalous(rng, x: np.ndarray, kind: str, noise: float) -> np.ndarray:
-    """One anomaly of *kind* put into a copy of the normal signal *x* ``(L,)``."""
-    x, length = x.copy(), len(x)
-    spread = max(float(x.std()), 0.1)
+def normal_signals(rng, n: int, length: int, noise: float, family: str) -> np.ndarray:
+    """``(n, length)`` normal signals of one *family*, with white noise of std *noise*."""
+    return clean_signals(rng, n, length, family) + noise * rng.standard_normal((n, length))
+
+
+VISIBLE = 0.5
+"""An anomaly must change the noiseless signal by at least this share of its std (RMS over the points it
+changes): a flat segment where the signal is flat anyway, or a frequency change after the last bump, is not
+an anomaly anyone could see, and no reconstruction (not even the ceiling) can rank it."""
+
+
+def make_anomalous(rng, x: np.ndarray, clean: np.ndarray, kind: str) -> np.ndarray:
+    """One anomaly of *kind* put into a copy of the signal *x* ``(L,)`` whose noiseless form is *clean*,
+    drawn again (up to 100 times) until it changes *clean* visibly (:data:`VISIBLE`)."""
+    for _ in range(100):
+        changed, changed_clean = apply_anomaly(rng, np.stack([x, clean]), kind)
+        moved = changed_clean != clean
+        if moved.any() and np.sqrt(np.mean((changed_clean - clean)[moved] ** 2)) >= VISIBLE * clean.std():
+            break
+    return changed
+
+
+def apply_anomaly(rng, pair: np.ndarray, kind: str) -> np.ndarray:
+    """The same anomaly of *kind*, drawn once, put into copies of both rows of *pair* ``(2, L)``."""
+    pair, length = pair.copy(), pair.shape[1]
+    spread = max(float(pair[1].std()), 0.1)
     span = int(rng.integers(length // 20, length // 8))
     at = int(rng.integers(0, length - span))
     if kind == "spike":
         for p in rng.choice(length, int(rng.integers(1, 4)), replace=False):
-            x[p] += rng.choice([-1, 1]) * rng.uniform(4, 7) * spread
+            pair[:, p] += rng.choice([-1, 1]) * rng.uniform(4, 7) * spread
     elif kind == "pulse":
-        x[at:at + span] += rng.choice([-1, 1]) * rng.uniform(0.8, 1.5) * spread
+        pair[:, at:at + span] += rng.choice([-1, 1]) * rng.uniform(0.8, 1.5) * spread
     elif kind == "frequency":  # from a point on, the signal runs 1.6-2.2 times as fast
         start = int(rng.integers(length // 4, length // 2))
-        rate = rng.uniform(1.6, 2.2)
-        positions = start + rate * np.arange(length - start)
-        x[start:] = np.interp(positions % length, np.arange(length), x)
+        positions = start + rng.uniform(1.6, 2.2) * np.arange(length - start)
+        for row in pair:
+            row[start:] = np.interp(positions % length, np.arange(length), row.copy())
     elif kind == "flat":  # a sensor stuck at its value
         span = int(rng.integers(length // 8, length // 4))
         at = int(rng.integers(0, length - span))
-        x[at:at + span] = x[at]
+        pair[:, at:at + span] = pair[:, at:at + 1]
     elif kind == "burst":
-        x[at:at + span] += rng.uniform(0.4, 0.8) * spread * rng.standard_normal(span)
+        pair[:, at:at + span] += rng.uniform(0.4, 0.8) * spread * rng.standard_normal(span)
     else:
         raise ValueError(kind)
-    return x
+    return pair
 
 
 def make_file(seed: int, n: int, length: int, noise: float, share: float, family: str, kinds=KINDS):
-    """``(signals (n, length), labels (n,) 0 normal / 1 anomalous, fresh normal signals (FRESH, length))``."""
+    """``(signals (n, length), labels (n,) 0 normal / 1 anomalous, kinds (n,) of the anomalies ('' for
+    normal), fresh normal signals (FRESH, length))``."""
     rng = np.random.default_rng(seed)
-    x = normal_signals(rng, n, length, noise, family)
+    clean = clean_signals(rng, n, length, family)
+    x = clean + noise * rng.standard_normal((n, length))
     labels = np.zeros(n, dtype=np.int64)
+    kind_of = np.full(n, "", dtype=object)
     for row in rng.choice(n, max(1, int(round(share * n))), replace=False):
-        x[row] = make_anomalous(rng, x[row], kinds[int(rng.integers(len(kinds)))], noise)
+        kind_of[row] = kinds[int(rng.integers(len(kinds)))]
+        x[row] = make_anomalous(rng, x[row], clean[row], kind_of[row])
         labels[row] = 1
-    return x, labels, normal_signals(rng, FRESH, length, noise, family)
+    return x, labels, kind_of, normal_signals(rng, FRESH, length, noise, family)
 
 
 def grid(quick: bool) -> list[dict]:
@@ -135,18 +162,19 @@ def evaluate(spec: dict, seed: int, preset: str | None, k: int, write: Path | No
     import sigae
     from sigae.evaluation.scoring import auroc
 
-    x, labels, fresh = make_file(seed, **spec)
+    x, labels, kind_of, fresh = make_file(seed, **spec)
     if write is not None:
         import scipy.io
 
         write.mkdir(parents=True, exist_ok=True)
         name = f"{spec['family']}_{spec['n']}x{spec['length']}_seed{seed}.mat"
-        scipy.io.savemat(write / name, {"signals": x, "labels": labels, "fresh": fresh})
+        scipy.io.savemat(write / name, {"signals": x, "labels": labels, "kinds": kind_of.astype(str), "fresh": fresh})
     mean, std = x.mean(), x.std()
-    xs, fs = (x - mean) / std, (fresh - mean) / std
+    xs = (x - mean) / std
+    ceiling = pca_scores(xs[labels == 0], xs, k)
     row = {**spec, "seed": seed,
            "pca_all": auroc(pca_scores(xs, xs, k), labels),
-           "ceiling": auroc(pca_scores(xs[labels == 0], xs, k), labels),
+           "ceiling": auroc(ceiling, labels),
            "pca_cross": auroc(cross_fitted_pca(xs, k, seed=seed), labels)}
     started = time.perf_counter()
     model = sigae.SignalAutoencoder(**({"preset": preset} if preset else {}), **options)
@@ -157,6 +185,8 @@ def evaluate(spec: dict, seed: int, preset: str | None, k: int, write: Path | No
     row["normal_flagged"] = float(result.is_anomaly[labels == 0].mean())
     row["anomalies_flagged"] = float(result.is_anomaly[labels != 0].mean())
     row["fresh_flagged"] = float(model.score(fresh).is_anomaly.mean())
+    row["kinds"] = {kind: (auroc(result.scores[chosen], labels[chosen]), auroc(ceiling[chosen], labels[chosen]))
+                    for kind in KINDS if (chosen := (labels == 0) | (kind_of == kind)).sum() > (labels == 0).sum()}
     return row
 
 
@@ -193,6 +223,12 @@ def main(argv=None) -> int:
     print(f"| **mean** | | **{mean['sigae']:.3f}** | {mean['pca_all']:.3f} | {mean['pca_cross']:.3f} "
           f"| {mean['ceiling']:.3f} | {mean['normal_flagged']:.1%} | {mean['anomalies_flagged']:.0%} "
           f"| {mean['fresh_flagged']:.1%} | |")
+    print("\n| anomaly kind | files | sigae (mean AUROC) | PCA normal only |\n|---|---|---|---|")
+    for kind in KINDS:
+        pairs = [r["kinds"][kind] for r in rows if kind in r["kinds"]]
+        if pairs:
+            print(f"| {kind} | {len(pairs)} | {np.mean([a for a, _ in pairs]):.3f} "
+                  f"| {np.mean([c for _, c in pairs]):.3f} |")
     print(f"\nsigae's mean gap to the ceiling: {mean['ceiling'] - mean['sigae']:+.3f} AUROC "
           f"(worst file {min(r['sigae'] for r in rows):.3f})")
     return 0

@@ -38,6 +38,39 @@ def test_train_writes_every_output(tmp_path, signals_mat, capsys):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     model = sigae.load(out)
     assert model.config.input_length == 64 and model.config.latent_dim == 4
+    # the kept training signals were scored out of fold, and the summary says the threshold rests on them
+    assert (out / "cross_fitted.npz").is_file() and model.cross_fitted_ is not None
+    assert "training signals' out-of-fold scores" in stdout
+
+
+def test_cross_fit_folds_option(tmp_path, signals_mat, capsys):
+    off = tmp_path / "off"
+    code, stdout, err = run_cli(capsys, "train", signals_mat, "--out", off, "--cross-fit-folds", "0",
+                                *[f for f in TINY_FLAGS if f != "--quiet"])
+    assert code == 0, err
+    assert json.loads((off / "config.json").read_text())["cross_fit_folds"] == 0
+    assert not (off / "cross_fitted.npz").exists() and "out-of-fold" not in stdout
+    code, stdout, err = run_cli(capsys, "score", off, signals_mat, "-o", tmp_path / "off.mat")
+    assert code == 0 and "out-of-fold" not in stdout
+    bad = tmp_path / "bad"
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own exit, as for every option it rejects
+        main(["train", str(signals_mat), "--out", str(bad), "--cross-fit-folds", "1", *TINY_FLAGS])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and not bad.exists()
+    assert "argument --cross-fit-folds: must be 0 (off) or at least 2, got 1" in err.strip().splitlines()[-1]
+
+
+def test_score_says_which_signals_were_scored_out_of_fold(tmp_path, signals_mat, capsys):
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", signals_mat, "--out", run, *TINY_FLAGS)[0] == 0
+    model = sigae.load(run)
+    kept = len(np.setdiff1d(model.train_index_, model.screened_index_))
+    code, stdout, err = run_cli(capsys, "score", run, signals_mat, "-o", tmp_path / "scores.mat")
+    assert code == 0, err
+    assert f"{kept} of these signals are the model's training signals" in stdout
+    stored = scipy.io.loadmat(tmp_path / "scores.mat")["score"].ravel()
+    x = scipy.io.loadmat(signals_mat)["signals"]
+    np.testing.assert_array_equal(stored, model.score(x).scores)
 
 
 def test_train_refuses_non_empty_out_without_overwrite(tmp_path, signals_mat, capsys):

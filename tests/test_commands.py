@@ -77,18 +77,24 @@ def test_score_file_matches_api_and_reports_labels(tmp_path, trained, data_file,
 
 
 def test_threshold_is_calibrated_on_signals_the_model_did_not_fit(trained):
-    """p99 of the validation signals not screened out; max of the training signals kept by screening."""
+    """p99 of the validation signals not screened out and of the kept training signals' out-of-fold scores;
+    max of the training signals kept by screening."""
     model, _, x = trained
     scores = reconstruction_error(model.normalizer.transform(x), model.normalizer.transform(model.reconstruct(x)))
-    train_scores = scores[model.train_index_]
-    # Recomputed through original units and back: equal up to float32 rounding of the model output.
-    np.testing.assert_allclose(model.train_scores_, train_scores, rtol=1e-4)
     unseen = np.setdiff1d(model.val_index_, model.screened_index_)
     kept = np.setdiff1d(model.train_index_, model.screened_index_)
-    assert model.threshold_["n_unseen"] == len(unseen) >= 10 and model.threshold_["n_train"] == len(model.train_index_)
-    assert model.threshold_["p"] == pytest.approx(np.percentile(scores[unseen], 99), rel=1e-4)
+    # the kept training signals' scores are out of fold (scored by models that did not fit them)
+    crossed = model.score(x)
+    assert np.array_equal(np.flatnonzero(crossed.out_of_fold), kept)
+    scores[kept] = crossed.scores[kept]
+    # Recomputed through original units and back: equal up to float32 rounding of the model output.
+    np.testing.assert_allclose(model.train_scores_, scores[model.train_index_], rtol=1e-4)
+    calibration = np.concatenate([scores[unseen], scores[kept]])
+    assert model.threshold_["n_unseen"] == len(calibration) and len(unseen) >= 10
+    assert model.threshold_["n_out_of_fold"] == len(kept) and model.threshold_["n_train"] == len(model.train_index_)
+    assert model.threshold_["p"] == pytest.approx(np.percentile(calibration, 99), rel=1e-4)
     assert model.threshold_["max"] == pytest.approx(scores[kept].max(), rel=1e-4)
-    assert model.score(x, threshold="p50").threshold == pytest.approx(np.median(scores[unseen]), rel=1e-4)
+    assert model.score(x, threshold="p50").threshold == pytest.approx(np.median(calibration), rel=1e-4)
 
 
 def _png_size(path):

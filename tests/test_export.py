@@ -98,7 +98,7 @@ def test_other_parts_match_sigae(trained, tmp_path, part):
     report = export_model(model, tmp_path / f"{part}.tflite", "tflite", part, signals=x)
     if part == "score":
         got = run_export(tmp_path / f"{part}.tflite", "tflite", x[:, :, None].astype(np.float32))
-        np.testing.assert_allclose(got, model.score(x).scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got, model.score(x, out_of_fold=False).scores, rtol=1e-5, atol=1e-6)
     elif part == "autoencoder":
         got = run_export(tmp_path / f"{part}.tflite", "tflite", x[:, :, None].astype(np.float32))[:, :, 0]
         # Original units around 3: float32 carries ~7 digits.
@@ -244,7 +244,7 @@ def test_float32_input_that_cannot_hold_the_signals_is_refused_naming_offset_and
     # original data, and its scores are sigae's to float32 rounding
     report = export_model(model, path, fmt, "score", signals=x, input_offset=[101325.0, 50.0])
     got = _feed(path, fmt, (x - [101325.0, 50.0]).astype(np.float32)).reshape(-1)
-    expected = model.score(x)
+    expected = model.score(x, out_of_fold=False)
     assert np.array_equal(got > expected.threshold, expected.is_anomaly) and report.flags_differ == 0
     np.testing.assert_allclose(got, expected.scores, rtol=1e-4, atol=1e-6)
     assert report.input_offset == (101325.0, 50.0) and report.input_rounding < 1e-3
@@ -275,7 +275,7 @@ def test_moderate_offsets_export_as_before(tmp_path):
                                                                             verbose=0)
     report = export_model(model, tmp_path / "s.tflite", "tflite", "score", signals=x)
     got = _tflite_codes(tmp_path / "s.tflite", x[:, :, None].astype(np.float32)).reshape(-1)
-    expected = model.score(x)
+    expected = model.score(x, out_of_fold=False)
     assert report.flags_differ == 0 and np.array_equal(got > expected.threshold, expected.is_anomaly)
     assert report.max_abs_diff == pytest.approx(float(np.abs(got - expected.scores).max()), rel=1e-3, abs=1e-9)
     assert 0 < report.input_rounding < 1e-3

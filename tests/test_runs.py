@@ -120,7 +120,8 @@ def test_nan_after_good_epochs_keeps_the_best_epoch_with_a_warning(tmp_path, mon
     x = make_signals(n=80, seed=3)
     run = tmp_path / "run"
     with pytest.warns(SigaeWarning, match=f"the {which} loss became NaN/Inf at epoch 5; .*keeps the weights of epoch"):
-        model = SignalAutoencoder(input_length=64, learning_rate=1e-2, **TINY).fit(
+        # cross_fit_folds=0: fold models would train through the patched loop and overwrite the snapshots
+        model = SignalAutoencoder(input_length=64, learning_rate=1e-2, cross_fit_folds=0, **TINY).fit(
             x, epochs=8, batch_size=16, seed=0, verbose=0, run_dir=run)
     best = model.history_.best_epoch
     assert model.history_.nonfinite_epoch == 5 and len(model.history_.loss) == 4 and best is not None
@@ -173,7 +174,7 @@ def test_finished_run_folder_keeps_only_what_it_needs(tmp_path):
     assert _size(run) <= (run / "model.keras").stat().st_size + 5 * 2**20
     assert {p.name for p in run.iterdir()} == {
         "model.keras", "config.json", "normalizer.json", "training.json", "split.npz", "run.json", "history.csv",
-        "metrics.json", "threshold.json", "train_scores.npy", "loss.png", "reconstructions.png"}
+        "metrics.json", "threshold.json", "train_scores.npy", "cross_fitted.npz", "loss.png", "reconstructions.png"}
 
 
 def test_keep_checkpoints_keeps_best_and_last(tmp_path):

@@ -82,6 +82,9 @@ def cmd_score(args):
                                    **output_provenance(model, args.run, source))
         print(f"wrote {output}: {len(result)} score{'' if len(result) == 1 else 's'} ({args.metric}, normalized units); threshold "
               f"{result.threshold:.4g}; {int(result.is_anomaly.sum())} flagged as anomalous")
+        if result.out_of_fold is not None:
+            print(f"{int(result.out_of_fold.sum())} of these signals are the model's training signals: each scored by "
+                  "the fold model that did not see it (out-of-fold), not by the model that fitted it")
         if labels is not None:
             r = detection_report(result.scores, labels, result.threshold)
             print(f"against '{args.labels}' ({r['anomalies']} anomalous of {len(labels)}): AUROC {r['auroc']:.3f}, "

@@ -10,6 +10,11 @@ reconstruct to float rounding, and their ratio means nothing."""
 
 def threshold_source(calibration: dict) -> str:
     """What a calibrated threshold is the percentile of, in words."""
+    if calibration.get("n_out_of_fold"):
+        n_val = calibration["n_unseen"] - calibration["n_out_of_fold"]
+        validation = f"{n_val} validation signals' and " if n_val else "the "
+        return (f"{validation}{calibration['n_out_of_fold']} training signals' out-of-fold scores (signals the "
+                f"scoring model did not fit)")
     if "n_unseen" in calibration:
         return f"the {calibration['n_unseen']} validation signals' scores (signals the model did not fit)"
     return f"the {calibration['n_train']} training signals' scores"

@@ -16,6 +16,19 @@ _fraction = fraction_below(1.0)
 _below_half = fraction_below(0.5)  # --trim and --rare-fraction
 
 
+def _folds(text: str) -> int:
+    """--cross-fit-folds: 0 or a whole number >= 2."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value == 1 or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or at least 2, got {value}")
+    return value
+
+
 @contextlib.contextmanager
 def _training_signals(args, path, say=print):
     """(signals, source) to train on: the whole array, or with --stream the file left on disk."""
@@ -83,6 +96,11 @@ def train_parser(prog="sigae-train"):
                         "than FRACTION of the training signals (anomalies PCA would spend a component on), and "
                         "those that PCA fitted without them reconstructs far worse than the others; FRACTION in "
                         "[0, 0.5); 0 keeps every signal (default 0.01; 0 with --preset seed)")
+    p.add_argument("--cross-fit-folds", type=_folds, metavar="K",
+                   help="after training, score each of up to 1,000 kept training signals by one of K fold models "
+                        "trained without it, so training signals (and anomalies among them) are not flattered by "
+                        "the model that fitted them; also calibrates the threshold (default 5; 0 off, as with "
+                        "--preset seed)")
     p.add_argument("--labels", metavar="VAR",
                    help="variable of FILE with a class label per signal: after training, report the "
                         "cross-validated linear-probe accuracy of the latent codes vs PCA's codes "
@@ -186,7 +204,7 @@ def cmd_train(args):
             say(f"replacing the failed run in {out}")
         chosen = {"latent_dim": args.latent_dim, "decoder": args.decoder, "learning_rate": args.learning_rate,
                   "lr_schedule": args.lr_schedule, "trim_fraction": args.trim,
-                  "rare_fraction": args.rare_fraction}
+                  "rare_fraction": args.rare_fraction, "cross_fit_folds": args.cross_fit_folds}
         preset = args.preset
         if preset is None:  # windows of recordings are for per-point anomaly scores: the reconstruction model
             preset = "reconstruction" if args.window is not None else "default"
@@ -274,6 +292,7 @@ def _report_training(model, out, quiet: bool = False) -> int:
                        ("config.json", "architecture"), ("normalizer.json", "normalization statistics"),
                        ("history.csv", "loss per epoch"), ("metrics.json", "final errors, PCA baseline"),
                        ("threshold.json", "anomaly threshold, calibrated on the validation signals"),
+                       ("cross_fitted.npz", "training signals' out-of-fold scores (in the threshold too)"),
                        ("windowing.json", "window, hop, fs, split and per-point threshold"),
                        ("loss.png", "loss curves"), ("reconstructions.png", "validation reconstructions"),
                        ("checkpoints/", "best and last checkpoints (weights + optimizer state)")):

@@ -17,6 +17,7 @@ import numpy as np
 
 from sigae.data.signals import as_codes, as_signals, check_signal_shape, signals_for_model
 from sigae.errors import ConfigError, NotFittedError, option
+from sigae.estimator.cross_fitting import out_of_fold as out_of_fold_scores
 from sigae.evaluation.scoring import ScoreResult, per_point_error, resolve_threshold
 from sigae.model.config import AutoencoderConfig
 from sigae.runs.folder import check_model_matches_config, load_keras_model, read_normalizer, read_results, save_run
@@ -51,7 +52,7 @@ class SignalAutoencoder:
         self.config = config.with_updates(**overrides) if overrides else config
         self._encoder = self._decoder = self._autoencoder = None
         self.normalizer = self.history_ = self.metrics_ = self.threshold_ = self.train_scores_ = None
-        self.train_index_ = self.val_index_ = self.training_ = None
+        self.train_index_ = self.val_index_ = self.training_ = self.cross_fitted_ = None
         self.screened_index_ = np.zeros(0, dtype=np.int64)
         self.windowing_ = None  # window, hop, fs, point threshold of a model of recordings (sigae.estimator.windowed)
         self.figure_signals_ = self.figure_rows_ = None  # the validation signals in reconstructions.png
@@ -117,7 +118,7 @@ class SignalAutoencoder:
         keywords: ``epochs=100, batch_size=100, validation_split=0.2, patience=None, seed=None,
         threshold_percentile=99.0, mixed_precision=False, keep_checkpoints=False``. The validation split is a
         seeded random subset (or *validation_rows*). Afterwards: ``history_``, ``metrics_`` (against the PCA
-        baseline), ``threshold_`` (calibrated on the validation signals).
+        baseline), ``threshold_`` (calibrated on unseen signals), ``cross_fitted_`` (out-of-fold scores).
 
         *run_dir*: written as training goes (setup, a checkpoint and ``history.csv`` every epoch, the results,
         ``run.json`` last); an interrupted run continues with :meth:`resume`; a failed one records why
@@ -213,15 +214,16 @@ class SignalAutoencoder:
         return out[0] if np.ndim(x) == 1 else out
 
     def score(self, x, metric: str = "mse", threshold=None, per_point: bool = False,
-              batch_size: int | None = None) -> ScoreResult:
-        """Per-signal reconstruction error (normalized units) of *x* ``(n, L[, C])``, flagged against *threshold*:
-        None (the calibrated percentile), ``"max"``, ``"pNN"`` or a number. Returns a
-        :class:`~sigae.evaluation.scoring.ScoreResult`: ``scores`` ``(n,)`` (mean squared, or absolute with
-        ``metric="mae"``) and with *per_point* the ``(n, L, C)`` errors. Raises as :meth:`encode`, and
-        ConfigError for a threshold that cannot be read."""
-        xn = self.normalize_signals(x)[1]
+              batch_size: int | None = None, out_of_fold: bool = True) -> ScoreResult:
+        """Per-signal reconstruction error (normalized units) of *x* ``(n, L[, C])``, flagged against *threshold*: None
+        (the calibrated percentile), ``"max"``, ``"pNN"`` or a number. Returns a ScoreResult: ``scores`` ``(n,)`` (mean
+        squared; absolute with ``metric="mae"``), with *per_point* the ``(n, L, C)`` errors by the model. The model's
+        cross-fitted training signals get their out-of-fold mse (:mod:`sigae.estimator.cross_fitting`; marked in
+        ``out_of_fold``; ``out_of_fold=False``: the model's own, as an exported model computes). Raises as
+        :meth:`encode`, and ConfigError for a threshold that cannot be read."""
+        x, xn = self.normalize_signals(x)
         errors = per_point_error(xn, self.reconstruct_normalized(xn, batch_size), metric)
-        scores = errors.mean(axis=1)
+        scores, crossed = out_of_fold_scores(self, x, errors.mean(axis=1), metric == "mse" and out_of_fold)
         if metric != "mse" and threshold is None:
             threshold = f"p{self.threshold_['percentile']:g}"
         if metric != "mse" and self.threshold_ is not None and str(threshold).lower().startswith(("p", "max")):
@@ -229,7 +231,7 @@ class SignalAutoencoder:
                               f"number with {option('--metric mae', 'metric=mae')}")
         value = resolve_threshold(threshold, self.threshold_, self.train_scores_ if metric == "mse" else None)
         return ScoreResult(scores=scores, threshold=value, is_anomaly=scores > value, metric=metric,
-                           per_point=errors if per_point else None)
+                           per_point=errors if per_point else None, out_of_fold=crossed)
 
     # ------------------------------------------------------------------ recordings (sigae.estimator.windowed)
     def fit_recordings(self, recordings, window, hop: int = 1, **kwargs) -> "SignalAutoencoder":

@@ -11,17 +11,28 @@ from sigae.estimator.preparation import kept_mask
 from sigae.evaluation.scoring import PCABaseline, calibrate_threshold, reconstruction_error
 
 
-def record_results(model, train_pairs, val_pairs, seconds: float, tensorboard=None) -> None:
+def record_results(model, train_pairs, val_pairs, seconds: float, tensorboard=None,
+                   out_of_fold: np.ndarray | None = None) -> None:
     """Set *model*'s ``metrics_``, ``train_scores_`` and ``threshold_`` once its weights are final.
 
     *train_pairs* / *val_pairs*: callables giving the ``(original, normalized)`` blocks of every training /
     validation row (screened or not; *val_pairs* None without validation signals); *seconds*: the training
-    time; *tensorboard*: a folder to which the PCA baseline is written beside the losses."""
+    time; *tensorboard*: a folder to which the PCA baseline is written beside the losses; *out_of_fold*: the
+    training signals' out-of-fold scores (:func:`sigae.estimator.cross_fitting.cross_fit`; NaN where there is
+    none), which replace their scores by the model and join the validation signals' in calibrating the
+    threshold."""
     t = model.training_
     model.metrics_, model.train_scores_, val_scores = fit_metrics(model, train_pairs, val_pairs, seconds)
     unseen = val_scores[kept_mask(model, model.val_index_)] if len(val_scores) == len(model.val_index_) else None
+    if out_of_fold is not None:
+        crossed = np.isfinite(out_of_fold)
+        model.train_scores_ = np.where(crossed, out_of_fold, model.train_scores_)
+        unseen = np.concatenate([np.zeros(0) if unseen is None else unseen, out_of_fold[crossed]])
+        model.metrics_["cross_fitting"] = {"folds": model.cross_fitted_["folds"], "n_signals": int(crossed.sum()),
+                                           "epochs": model.cross_fitted_["epochs"]}
     model.threshold_ = calibrate_threshold(model.train_scores_, t["threshold_percentile"], unseen,
-                                           kept=kept_mask(model))
+                                           kept=kept_mask(model), out_of_fold=0 if out_of_fold is None
+                                           else int(np.isfinite(out_of_fold).sum()))
     model.metrics_["training"] = {k: t[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
     model.metrics_["threshold"] = {k: v for k, v in model.threshold_.items() if k not in ("quantiles",
                                                                                         "quantile_levels")}

@@ -17,6 +17,7 @@ from sigae.data.io import SignalDataset
 from sigae.data.preprocessing import make_normalizer
 from sigae.data.signals import as_signals, channel_count
 from sigae.errors import DataError, RunFolderError, option
+from sigae.estimator.cross_fitting import cross_fit
 from sigae.estimator.fit_results import record_results
 from sigae.estimator.preparation import (kept_mask, screen_rows, start_kernel_code, start_linear_path,
                                          streamed_parts)
@@ -196,7 +197,11 @@ def train_model(model, x, run_dir, resume, verbose, log, should_stop, strategy=N
         if run_dir is not None:
             record_failure(run_dir, model.config, t, exc)
         raise
-    record_results(model, train_pairs, val_pairs, time.perf_counter() - start, tensorboard)
+    seconds = time.perf_counter() - start
+    out_of_fold = None
+    if isinstance(x, np.ndarray) and strategy is None and not (t.get("source") or {}).get("windowed"):
+        out_of_fold = cross_fit(model, x)
+    record_results(model, train_pairs, val_pairs, seconds, tensorboard, out_of_fold)
     if after_training is not None:
         after_training(model)
     if run_dir is not None:

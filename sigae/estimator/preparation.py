@@ -56,18 +56,28 @@ def screen_rows(model, x) -> np.ndarray:
     return rows[~keep]
 
 
-def start_kernel_code(model, xn_train, seed) -> None:
+def start_kernel_code(model, xn_train, seed, biases=None, features=None) -> None:
     """Set the kernels encoder from the normalized training signals (in memory or streamed): the kernel
     biases, the PCA of the standardized kernel features and the PCA of the signals (see
-    :func:`sigae.model.network.init_kernel_code`)."""
+    :func:`sigae.model.network.init_kernel_code`). *biases* ``(F,)`` are taken instead of fitted, and
+    *features* ``(m, F)`` (the kernel features of the in-memory *xn_train* under those biases) instead of
+    computed, when given (the fold models of :mod:`sigae.estimator.cross_fitting`)."""
     from sigae.model.network import LINEAR_CODE_SCALE, init_kernel_code
 
     blocks = (lambda: [xn_train]) if isinstance(xn_train, np.ndarray) else xn_train.blocks
     kernels = model.encoder.get_layer("encoder_kernels")
-    kernels.fit_biases(next(iter(blocks())), seed=0 if seed is None else seed)
+    if biases is None:
+        kernels.fit_biases(next(iter(blocks())), seed=0 if seed is None else seed)
+    else:
+        kernels.biases.assign(biases)
     batch = model.inference_batch_size
-    features = lambda: (kernels.transform(block, batch) for block in blocks())  # noqa: E731
-    feature_pca = PCABaseline(model.config.kernel_code_dims, standardize=True).fit_chunks(features())
+    feature_pca = PCABaseline(model.config.kernel_code_dims, standardize=True)
+    if features is None:
+        features = lambda: (kernels.transform(block, batch) for block in blocks())  # noqa: E731
+        feature_pca.fit_chunks(features())
+    else:  # in memory: a thin SVD when there are fewer signals than features
+        features = (lambda given: lambda: [given])(features)
+        feature_pca.fit(next(iter(features())))
     spread = feature_pca.code_spread(features())
     linear_dims = model.config.latent_dim - model.config.kernel_code_dims
     mean, components = np.zeros(0), np.zeros((0, 0))

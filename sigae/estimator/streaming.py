@@ -46,20 +46,24 @@ def score_to_file(model, signals, path, *, metric: str = "mse", threshold=None, 
                   batch_size: int | None = None, overwrite: bool = False, **extra) -> ScoreResult:
     """Write ``score``, ``is_anomaly`` (and ``per_point_error``) of *signals* to *path*, plus ``threshold``,
     ``metric`` and *extra*; return the scores (without the per-point errors). A ``.csv`` *path* holds the
-    columns ``score`` and ``is_anomaly`` under a header line."""
+    columns ``score`` and ``is_anomaly`` under a header line. The result's ``out_of_fold`` marks the model's
+    training signals scored out of fold (:mod:`sigae.estimator.cross_fitting`), None when there are none."""
     n = len(signals)
-    scores, flags = np.empty(n), np.empty(n, dtype=bool)
+    scores, flags, crossed = np.empty(n), np.empty(n, dtype=bool), np.zeros(n, dtype=bool)
     batch_size = batch_size or model.inference_batch_size
     with result_writer(path, n, overwrite=overwrite, csv_columns=("score", "is_anomaly")) as out, _warnings_once():
         for start, x in iter_chunks(signals, chunk_rows(signals.shape, batch_size)):
             result = model.score(x, metric=metric, threshold=threshold, per_point=per_point, batch_size=batch_size)
             scores[start:start + len(x)], flags[start:start + len(x)] = result.scores, result.is_anomaly
+            if result.out_of_fold is not None:
+                crossed[start:start + len(x)] = result.out_of_fold
             arrays = {"score": result.scores, "is_anomaly": result.is_anomaly.astype(np.uint8)}
             if per_point:
                 arrays["per_point_error"] = result.per_point
             out.write(start, **arrays)
         out.add(threshold=result.threshold, metric=metric, **extra)
-    return ScoreResult(scores=scores, threshold=result.threshold, is_anomaly=flags, metric=metric)
+    return ScoreResult(scores=scores, threshold=result.threshold, is_anomaly=flags, metric=metric,
+                       out_of_fold=crossed if crossed.any() else None)
 
 
 @contextlib.contextmanager

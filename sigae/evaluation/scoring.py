@@ -59,7 +59,7 @@ QUANTILE_LEVELS = np.linspace(0.0, 100.0, 1001)
 
 
 def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unseen_scores=None,
-                        kept: np.ndarray | None = None) -> dict:
+                        kept: np.ndarray | None = None, out_of_fold: int = 0) -> dict:
     """Thresholds for new signals, from the scores of signals the model did not fit.
 
     A model reconstructs the signals it was trained on better than new ones, so a percentile of the
@@ -69,12 +69,14 @@ def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unse
     ``100 (1 - 1/m)`` is their maximum, so about ``1/(m + 1)`` of new normal signals score above it), and
     their quantiles at :data:`QUANTILE_LEVELS` are kept for other percentiles. Otherwise ``p`` is the
     percentile of the training scores. ``max`` is the largest training score of the signals *kept* (a mask
-    ``(n_train,)``; default all), so a signal screened out as a likely anomaly does not set it.
+    ``(n_train,)``; default all), so a signal screened out as a likely anomaly does not set it. The last
+    *out_of_fold* of the unseen scores are training signals' out-of-fold scores
+    (:mod:`sigae.estimator.cross_fitting`), also from models that did not fit those signals.
 
     Returns:
         ``{"percentile", "p", "max", "n_train", "method"}`` and, calibrated on unseen signals,
-        ``"n_unseen"``, ``"quantile_levels"``, ``"quantiles"``; what ``threshold.json`` holds (scores'
-        units: normalized).
+        ``"n_unseen"``, ``"n_out_of_fold"``, ``"quantile_levels"``, ``"quantiles"``; what ``threshold.json``
+        holds (scores' units: normalized).
     """
     train_scores = np.asarray(train_scores, dtype=np.float64)
     kept = np.ones(train_scores.size, dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
@@ -83,8 +85,12 @@ def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unse
                    "n_train": int(train_scores.size), "method": "percentile of the training signals' scores"}
     unseen = None if unseen_scores is None else np.asarray(unseen_scores, dtype=np.float64)
     if unseen is not None and unseen.size >= MIN_UNSEEN:
-        calibration.update(p=float(np.percentile(unseen, percentile)), n_unseen=int(unseen.size),
-                           method="percentile of the validation signals' scores (signals the model did not fit)",
+        method = "percentile of the validation signals' scores (signals the model did not fit)" if not out_of_fold \
+            else "percentile of the validation signals' and the training signals' out-of-fold scores (signals " \
+                 "the scoring model did not fit)"
+        if out_of_fold:
+            calibration["n_out_of_fold"] = int(out_of_fold)
+        calibration.update(p=float(np.percentile(unseen, percentile)), n_unseen=int(unseen.size), method=method,
                            quantile_levels="0, 0.1, ..., 100",
                            quantiles=[float(q) for q in np.percentile(unseen, QUANTILE_LEVELS)])
     return calibration
@@ -161,6 +167,9 @@ class ScoreResult:
         is_anomaly: ``(n,)`` booleans, ``scores > threshold``.
         metric: ``"mse"`` or ``"mae"``.
         per_point: ``(n, L)`` per-point errors when asked for (``per_point=True``), else None.
+        out_of_fold: ``(n,)`` booleans, true for the model's own training signals scored out of fold (by
+            models that did not fit them; :mod:`sigae.estimator.cross_fitting`), or None when the model has no
+            out-of-fold scores (or the metric is not mse).
     """
 
     scores: np.ndarray
@@ -168,6 +177,7 @@ class ScoreResult:
     is_anomaly: np.ndarray
     metric: str = "mse"
     per_point: np.ndarray | None = None
+    out_of_fold: np.ndarray | None = None
 
     def __len__(self):
         return len(self.scores)

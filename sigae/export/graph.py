@@ -98,7 +98,7 @@ def reference(model, part: str, x: np.ndarray, input_offset=None) -> tuple[np.nd
         return inputs, as_3d(model.decode(inputs)) - shift
     if part == "autoencoder":
         return inputs, as_3d(model.reconstruct(x)) - shift
-    return inputs, model.score(x).scores
+    return inputs, model.score(x, out_of_fold=False).scores
 
 
 def as_3d(y):

@@ -79,8 +79,8 @@ def float32_input_check(model, part: str, x: np.ndarray, input_offset=None) -> I
     largest = np.abs(x - shift).max(axis=(0, 1)).astype(np.float32)
     flags_changed = flagged = None
     if part == "score" and model.threshold_ is not None:
-        original = model.score(x).is_anomaly
-        flags_changed = int((model.score(rounded).is_anomaly != original).sum())
+        original = model.score(x, out_of_fold=False).is_anomaly
+        flags_changed = int((model.score(rounded, out_of_fold=False).is_anomaly != original).sum())
         flagged = int(original.sum())
     return InputPrecision(offset=x.mean(axis=(0, 1)), spread=spread, step=np.spacing(largest).astype(np.float64),
                           rounding=np.sqrt(np.mean(np.square(moved), axis=(0, 1))), flags_changed=flags_changed,

@@ -25,7 +25,7 @@ KERNEL_MIN_LENGTH = 9
 SEED_PRESET = {"encoder": "conv", "filters": (256, 32), "kernel_sizes": (3, 3), "pool_sizes": (2, 2), "latent_dim": 32,
                "activation": "tanh", "latent_activation": "tanh", "decoder": "seed", "linear_path": False,
                "restore_best": False, "learning_rate": 1e-3, "lr_schedule": "constant", "trim_fraction": 0.0,
-               "rare_fraction": 0.0}
+               "rare_fraction": 0.0, "cross_fit_folds": 0}
 """The seed architecture and recipe, field by field: the original model (Conv1D(256, 3, tanh)/MaxPool(2),
 Conv1D(32, 3, tanh)/MaxPool(2), Dense(32, tanh); the seed decoder; Adam 1e-3), what version-1 config files
 described."""
@@ -76,7 +76,9 @@ class AutoencoderConfig:
     ``lr_schedule`` (``"constant"``, ``"cosine"``) of Adam; ``trim_fraction`` of each batch left out of
     the gradient; ``rare_fraction``: training signals far out on a direction carried by fewer than this
     fraction of them, and those PCA fitted without them reconstructs far worse than the others, are left out
-    of training (:mod:`sigae.evaluation.screening`; 0 keeps every signal); ``restore_best``; ``version`` of the file
+    of training (:mod:`sigae.evaluation.screening`; 0 keeps every signal); ``cross_fit_folds``: after
+    training, up to 1,000 kept training signals are scored out of fold by this many fold models
+    (:mod:`sigae.estimator.cross_fitting`; 0: scored by the model itself); ``restore_best``; ``version`` of the file
     format. Invalid values raise
     :class:`~sigae.ConfigError`.
     """
@@ -100,6 +102,7 @@ class AutoencoderConfig:
     lr_schedule: str = "constant"
     trim_fraction: float = 0.0
     rare_fraction: float = 0.01
+    cross_fit_folds: int = 5
     restore_best: bool = True
     version: int = field(default=CONFIG_VERSION)
 
@@ -166,6 +169,10 @@ class AutoencoderConfig:
             raise ConfigError(f"config: trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
         if not (isinstance(self.rare_fraction, (int, float)) and 0 <= self.rare_fraction < 0.5):
             raise ConfigError(f"config: rare_fraction must be in [0, 0.5), got {self.rare_fraction!r}")
+        if not (isinstance(self.cross_fit_folds, int) and not isinstance(self.cross_fit_folds, bool)
+                and (self.cross_fit_folds == 0 or self.cross_fit_folds >= 2)):
+            raise ConfigError(f"config: cross_fit_folds must be 0 (off) or a whole number >= 2, got "
+                              f"{self.cross_fit_folds!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"config: learning_rate must be > 0, got {self.learning_rate!r}")
         self.stage_lengths()  # raises ConfigError for a too-short input

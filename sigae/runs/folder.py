@@ -22,6 +22,10 @@ from sigae.runs.state import MODEL_FILE, read_json, replace_dir, write_run_state
 WINDOWING_FILE = "windowing.json"
 
 
+CROSS_FITTED_FILE = "cross_fitted.npz"
+"""The training signals' out-of-fold scores and fingerprints (:mod:`sigae.estimator.cross_fitting`)."""
+
+
 def save_run(model, path, overwrite: bool = False, figures: bool = True) -> Path:
     """Write a complete run folder for the fitted *model* atomically (a temporary folder renamed into place).
     Raises OutputExistsError for a non-empty folder without *overwrite*."""
@@ -71,6 +75,9 @@ def write_results(model, folder: Path, figures: bool = True) -> None:
         write_json(folder / "threshold.json", {**model.threshold_, "metric": "mse", "units": "normalized"})
         with atomic_path(folder / "train_scores.npy") as tmp:
             np.save(tmp, np.asarray(model.train_scores_, dtype=np.float64))
+    if getattr(model, "cross_fitted_", None):
+        with atomic_path(folder / CROSS_FITTED_FILE) as tmp:
+            np.savez(tmp, **model.cross_fitted_)
     if model.history_ is not None:
         write_text(folder / "history.csv", model.history_.to_csv())
     if model.metrics_ is not None:
@@ -104,6 +111,9 @@ def read_results(model, path: Path) -> None:
         model.threshold_ = read_json(path / "threshold.json", path)
         model.train_scores_ = np.load(path / "train_scores.npy", allow_pickle=False) \
             if (path / "train_scores.npy").is_file() else None
+    if (path / CROSS_FITTED_FILE).is_file():
+        with np.load(path / CROSS_FITTED_FILE, allow_pickle=False) as stored:
+            model.cross_fitted_ = {name: stored[name] for name in stored.files}
     if (path / "metrics.json").is_file():
         model.metrics_ = read_json(path / "metrics.json", path)
     if (path / "history.csv").is_file():
