@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from sigae.cli import main
-from sigae.evaluation.scoring import reconstruction_error
+from sigae.evaluation.scoring import conformal_quantile, reconstruction_error
 
 
 def run_cli(capsys, *argv):
@@ -77,7 +77,7 @@ def test_score_file_matches_api_and_reports_labels(tmp_path, trained, data_file,
 
 
 def test_threshold_is_calibrated_on_signals_the_model_did_not_fit(trained):
-    """p99 of the validation signals not screened out and of the kept training signals' out-of-fold scores;
+    """Conformal p99 of the validation signals not screened out and of the kept training signals' out-of-fold scores;
     max of the training signals kept by screening."""
     model, _, x = trained
     scores = reconstruction_error(model.normalizer.transform(x), model.normalizer.transform(model.reconstruct(x)))
@@ -92,9 +92,9 @@ def test_threshold_is_calibrated_on_signals_the_model_did_not_fit(trained):
     calibration = np.concatenate([scores[unseen], scores[kept]])
     assert model.threshold_["n_unseen"] == len(calibration) and len(unseen) >= 10
     assert model.threshold_["n_out_of_fold"] == len(kept) and model.threshold_["n_train"] == len(model.train_index_)
-    assert model.threshold_["p"] == pytest.approx(np.percentile(calibration, 99), rel=1e-4)
+    assert model.threshold_["p"] == pytest.approx(conformal_quantile(calibration, 99), rel=1e-4)
     assert model.threshold_["max"] == pytest.approx(scores[kept].max(), rel=1e-4)
-    assert model.score(x, threshold="p50").threshold == pytest.approx(np.median(calibration), rel=1e-4)
+    assert model.score(x, threshold="p50").threshold == pytest.approx(conformal_quantile(calibration, 50), rel=1e-4)
 
 
 def _png_size(path):

@@ -80,8 +80,9 @@ def training_summary(metrics: dict) -> str:
                      "another --normalize, or use PCA for this data")
     threshold = metrics.get("threshold")
     if threshold and not windowed:  # a model of recordings flags points, against windowing.json's threshold
+        share = "at most" if "n_unseen" in threshold else "about"  # conformal on unseen signals' scores
         lines.append(f"threshold: {threshold['p']:.4g}, p{threshold['percentile']:g} of "
-                     f"{threshold_source(threshold)}; about {100 - threshold['percentile']:.3g}% of new normal "
+                     f"{threshold_source(threshold)}; {share} {100 - threshold['percentile']:.3g}% of new normal "
                      f"{unit}s score above it")
     probe = metrics.get("linear_probe")
     if probe:

@@ -26,7 +26,7 @@ import numpy as np
 
 from sigae.data.preprocessing import SigaeWarning
 from sigae.data.signals import row_fingerprints
-from sigae.estimator.preparation import kept_mask, start_kernel_code, start_linear_path
+from sigae.estimator.preparation import kept_mask, start_from_pca, training_calls
 from sigae.evaluation.scoring import reconstruction_error
 from sigae.training.loop import TrainingFailed
 
@@ -89,27 +89,17 @@ def train_fold(fold, xn_fit: np.ndarray, epochs: int, seed, biases=None, feature
     """Train the built model *fold* (its weights as built) on the normalized signals *xn_fit* ``(m, L, C)``
     alone, as its model was: its PCA start (with the model's kernel *biases* and the signals' kernel
     *features*, for the kernels encoder), then *epochs* epochs with no validation, quietly."""
-    from sigae.model import fastpath
     from sigae.training.loop import train_autoencoder
 
-    if fold.config.encoder == "kernels":
-        start_kernel_code(fold, xn_fit, seed, biases=biases, features=features)
-    elif fold.config.linear_path:
-        start_linear_path(fold, xn_fit)
+    start_from_pca(fold, xn_fit, seed, biases=biases, features=features)
     if epochs <= 0:
         return
-    codes, forward = None, fastpath.training_call(fold.encoder, fold.decoder, fold.config)
-    if not fold.encoder.trainable_weights:
-        codes = (fold.decoder, fold.predict_normalized("encoder", xn_fit), None)
-        forward = fastpath.decoder_call(fold.decoder, fold.config, training=True)
+    codes, forward, predict_forward = training_calls(fold, xn_fit)
     t = fold.training_
     train_autoencoder(fold.autoencoder, xn_fit, None, epochs=epochs, batch_size=t["batch_size"],
                       learning_rate=fold.config.learning_rate, lr_schedule=fold.config.lr_schedule,
                       trim_fraction=fold.config.trim_fraction, seed=seed, verbose=0, log=lambda *a, **k: None,
-                      forward=forward, predict_forward=fold.inference_call("autoencoder" if codes is None
-                                                                            else "decoder"),
-                      codes=codes)
-
+                      forward=forward, predict_forward=predict_forward, codes=codes)
 
 def out_of_fold(model, x, scores: np.ndarray, enabled: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """*scores* ``(n,)`` (mse) of the signals *x* ``(n, L, C)`` (original units) with each of *model*'s

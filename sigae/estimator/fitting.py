@@ -19,7 +19,7 @@ from sigae.data.signals import as_signals, channel_count
 from sigae.errors import DataError, RunFolderError, option
 from sigae.estimator.cross_fitting import cross_fit
 from sigae.estimator.fit_results import record_results
-from sigae.estimator.preparation import (kept_mask, screen_rows, start_kernel_code, start_linear_path,
+from sigae.estimator.preparation import (kept_mask, screen_rows, start_from_pca, training_calls,
                                          streamed_parts)
 from sigae.model.config import AutoencoderConfig
 from sigae.runs.folder import read_normalizer, write_results, write_setup
@@ -151,7 +151,6 @@ def train_model(model, x, run_dir, resume, verbose, log, should_stop, strategy=N
     """Build (or rebuild, resuming), start from PCA where the architecture says so, run the training loop,
     record the results and write them into *run_dir*."""
     from sigae.data.files import write_text
-    from sigae.model import fastpath
     from sigae.training.loop import TrainingFailed, TrainingInterrupted, train_autoencoder
     from sigae.training.strategy import set_seed
 
@@ -159,20 +158,14 @@ def train_model(model, x, run_dir, resume, verbose, log, should_stop, strategy=N
     set_seed(t["seed"])
     xn_train, xn_val, train_pairs, val_pairs = training_parts(model, x)
     build_for_training(model, strategy, t.get("mixed_precision", False))
-    if model.config.encoder == "kernels" and not resume:
-        start_kernel_code(model, xn_train, t["seed"])
-    elif model.config.linear_path and not resume:
-        start_linear_path(model, xn_train)
-    codes, forward = None, fastpath.training_call(model.encoder, model.decoder, model.config)
-    if not model.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
-        # a frozen encoder (the kernels encoder): its codes once, and the training steps on the decoder
-        if resume:  # the codes of the encoder the run was started with
-            from sigae.training.checkpoints import load_checkpoint
+    if not resume:
+        start_from_pca(model, xn_train, t["seed"])
+    elif not model.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
+        # a frozen encoder (the kernels encoder): its codes are those of the encoder the run started with
+        from sigae.training.checkpoints import load_checkpoint
 
-            load_checkpoint(run_dir / "checkpoints" / "last.npz", model.autoencoder)
-        codes = (model.decoder, model.predict_normalized("encoder", xn_train),
-                 None if xn_val is None else model.predict_normalized("encoder", xn_val))
-        forward = fastpath.decoder_call(model.decoder, model.config, training=True)
+        load_checkpoint(run_dir / "checkpoints" / "last.npz", model.autoencoder)
+    codes, forward, predict_forward = training_calls(model, xn_train, xn_val)
 
     def write_history(epoch, history):
         write_text(run_dir / "history.csv", history.to_csv())
@@ -187,7 +180,7 @@ def train_model(model, x, run_dir, resume, verbose, log, should_stop, strategy=N
             seed=t["seed"], verbose=verbose, log=log, should_stop=should_stop, resume=resume,
             checkpoint_dir=None if run_dir is None else run_dir / "checkpoints",
             on_epoch_end=None if run_dir is None else write_history, strategy=strategy,
-            forward=forward, predict_forward=model.inference_call("autoencoder" if codes is None else "decoder"),
+            forward=forward, predict_forward=predict_forward,
             callbacks=callbacks, codes=codes)
     except TrainingInterrupted as exc:
         if run_dir is not None:

@@ -56,6 +56,31 @@ def screen_rows(model, x) -> np.ndarray:
     return rows[~keep]
 
 
+def start_from_pca(model, xn_train, seed, biases=None, features=None) -> None:
+    """Start a freshly built *model* where its architecture says: the kernels encoder's code
+    (:func:`start_kernel_code`, with *biases* and *features* if given), the linear path at PCA
+    (:func:`start_linear_path`), or nowhere else (the seed architecture trains from its random start)."""
+    if model.config.encoder == "kernels":
+        start_kernel_code(model, xn_train, seed, biases=biases, features=features)
+    elif model.config.linear_path:
+        start_linear_path(model, xn_train)
+
+
+def training_calls(model, xn_train, xn_val=None):
+    """``(codes, forward, predict_forward)`` for :func:`sigae.training.loop.train_autoencoder`: a frozen
+    encoder's (the kernels encoder's) codes of the in-memory *xn_train* / *xn_val*, computed once, and the
+    decoder-only steps on them; otherwise no codes and the whole autoencoder's steps."""
+    from sigae.model import fastpath
+
+    if not model.encoder.trainable_weights and isinstance(xn_train, np.ndarray):
+        codes = (model.decoder, model.predict_normalized("encoder", xn_train),
+                 None if xn_val is None else model.predict_normalized("encoder", xn_val))
+        return codes, fastpath.decoder_call(model.decoder, model.config, training=True), \
+            model.inference_call("decoder")
+    return None, fastpath.training_call(model.encoder, model.decoder, model.config), \
+        model.inference_call("autoencoder")
+
+
 def start_kernel_code(model, xn_train, seed, biases=None, features=None) -> None:
     """Set the kernels encoder from the normalized training signals (in memory or streamed): the kernel
     biases, the PCA of the standardized kernel features and the PCA of the signals (see

@@ -58,6 +58,25 @@ QUANTILE_LEVELS = np.linspace(0.0, 100.0, 1001)
 """The levels (percent) at which calibrations keep the unseen signals' score quantiles."""
 
 
+def conformal_quantile(scores: np.ndarray, percent):
+    """The split-conformal quantile of *scores* ``(m,)`` at *percent* (a number or an array, 0 to 100): the
+    ``ceil((m + 1) q)``-th smallest score, q = percent / 100, and the largest one where that rank passes m.
+
+    If *scores* and a new score are exchangeable (the scores of normal signals no model fitted), the new
+    score exceeds this quantile with probability at most 1 - q (exactly ``(m + 1 - rank) / (m + 1)``). The
+    linear-interpolation percentile is exceeded about that often only on average over sets, with no bound:
+    with 140 scores, ``np.percentile(scores, 99)`` lies between the two largest, this quantile is the largest
+    (exceeded by 1/141 of new signals). Vovk, Gammerman and Shafer, *Algorithmic Learning
+    in a Random World* (Springer, 2005); for outlier scores, Bates et al., "Testing for outliers with
+    conformal p-values", *Annals of Statistics* 51(1), 2023.
+    """
+    ordered = np.sort(np.asarray(scores, dtype=np.float64).reshape(-1))
+    m = ordered.size
+    # the rank rounded first: (m + 1) q is often a whole number that floating point puts just above it
+    rank = np.ceil(np.round((m + 1) * np.asarray(percent, dtype=np.float64) / 100.0, 9)).astype(np.int64)
+    return ordered[np.clip(rank, 1, m) - 1]
+
+
 def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unseen_scores=None,
                         kept: np.ndarray | None = None, out_of_fold: int = 0) -> dict:
     """Thresholds for new signals, from the scores of signals the model did not fit.
@@ -65,9 +84,9 @@ def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unse
     A model reconstructs the signals it was trained on better than new ones, so a percentile of the
     training signals' scores flags far more than its share of new normal signals. With *unseen_scores*
     ``(m,)`` (the validation signals' scores, likely anomalies screened out) and ``m >= MIN_UNSEEN``, the
-    threshold ``p`` is their *percentile* (linear interpolation; with m signals, a percentile above
-    ``100 (1 - 1/m)`` is their maximum, so about ``1/(m + 1)`` of new normal signals score above it), and
-    their quantiles at :data:`QUANTILE_LEVELS` are kept for other percentiles. Otherwise ``p`` is the
+    threshold ``p`` is their conformal *percentile* (:func:`conformal_quantile`: with q = percentile / 100, at
+    most a share 1 - q of new normal signals score above it, whatever the scores' distribution), and their
+    conformal quantiles at :data:`QUANTILE_LEVELS` are kept for other percentiles. Otherwise ``p`` is the
     percentile of the training scores. ``max`` is the largest training score of the signals *kept* (a mask
     ``(n_train,)``; default all), so a signal screened out as a likely anomaly does not set it. The last
     *out_of_fold* of the unseen scores are training signals' out-of-fold scores
@@ -85,14 +104,14 @@ def calibrate_threshold(train_scores: np.ndarray, percentile: float = 99.0, unse
                    "n_train": int(train_scores.size), "method": "percentile of the training signals' scores"}
     unseen = None if unseen_scores is None else np.asarray(unseen_scores, dtype=np.float64)
     if unseen is not None and unseen.size >= MIN_UNSEEN:
-        method = "percentile of the validation signals' scores (signals the model did not fit)" if not out_of_fold \
-            else "percentile of the validation signals' and the training signals' out-of-fold scores (signals " \
-                 "the scoring model did not fit)"
+        method = "conformal percentile of the validation signals' scores (signals the model did not fit)" \
+            if not out_of_fold else "conformal percentile of the validation signals' and the training signals' " \
+                                    "out-of-fold scores (signals the scoring model did not fit)"
         if out_of_fold:
             calibration["n_out_of_fold"] = int(out_of_fold)
-        calibration.update(p=float(np.percentile(unseen, percentile)), n_unseen=int(unseen.size), method=method,
-                           quantile_levels="0, 0.1, ..., 100",
-                           quantiles=[float(q) for q in np.percentile(unseen, QUANTILE_LEVELS)])
+        calibration.update(p=float(conformal_quantile(unseen, percentile)), n_unseen=int(unseen.size),
+                           method=method, quantile_levels="0, 0.1, ..., 100",
+                           quantiles=[float(q) for q in conformal_quantile(unseen, QUANTILE_LEVELS)])
     return calibration
 
 
