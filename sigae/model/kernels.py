@@ -126,18 +126,20 @@ class KernelFeatures(keras.layers.Layer):
             count = int(self.counts[i])
             biases = ops.reshape(self.biases[start:start + N_BASE_KERNELS * count], (N_BASE_KERNELS, count))
             start += N_BASE_KERNELS * count
-            block = [None] * 2
-            for j, (kernels, part) in enumerate(((padded, conv), (unpadded, conv[:, padding:self.input_length - padding]))):
-                chosen = ops.take(part, np.asarray(kernels), axis=2)[..., None]  # (n, T, k, 1)
-                b = ops.take(biases, np.asarray(kernels), axis=0)  # (k, count)
-                block[j] = ops.mean(ops.cast(chosen > b, x.dtype), axis=1)  # (n, k, count)
+            # time last, so that each proportion is a mean over contiguous values (twice as fast as over axis 1)
+            conv = ops.transpose(conv, (0, 2, 1))  # (n, 84, L)
+            block, unpadded_part = [None] * 2, conv[..., padding:self.input_length - padding]
+            for j, (kernels, part) in enumerate(((padded, conv), (unpadded, unpadded_part))):
+                chosen = ops.take(part, np.asarray(kernels), axis=1)[:, :, None, :]  # (n, k, 1, T)
+                b = ops.take(biases, np.asarray(kernels), axis=0)[:, :, None]  # (k, count, 1)
+                block[j] = ops.mean(ops.cast(chosen > b, x.dtype), axis=-1)  # (n, k, count)
             # back to kernel order, so that feature (kernel k, bias j) sits at k * count + j
             merged = ops.concatenate(block, axis=1)
             order = np.argsort(np.asarray(padded + unpadded))
             features.append(ops.reshape(ops.take(merged, order, axis=1), (-1, N_BASE_KERNELS * count)))
         return ops.concatenate(features, axis=1)
 
-    def fit_biases(self, x: np.ndarray, seed: int = 0, batch_size: int = 256) -> None:
+    def fit_biases(self, x: np.ndarray, seed: int = 0) -> None:
         """Set the biases from training signals *x* ``(n, L, C)`` (normalized units): for each (kernel,
         dilation) the low-discrepancy quantiles of its convolution of one randomly chosen signal."""
         if not self.built:
@@ -147,18 +149,15 @@ class KernelFeatures(keras.layers.Layer):
         picks = rng.integers(len(x), size=(len(self.dilations), N_BASE_KERNELS))
         quantiles = (np.arange(1, self.n_features + 1) * GOLDEN) % 1
         biases = np.empty(self.n_features, dtype=np.float64)
-        rows = np.unique(picks)
-        where = {row: i for i, row in enumerate(rows)}
-        convs = [[] for _ in self.dilations]
-        for s in range(0, len(rows), batch_size):
-            for i, conv in enumerate(self.convolutions(ops.convert_to_tensor(x[rows[s:s + batch_size]]))):
-                convs[i].append(np.asarray(conv))
-        convs = [np.concatenate(c) for c in convs]
         blocks = iter(self._bias_blocks())
-        for i in range(len(self.dilations)):
+        for i, dilation, _, _, _ in self._groups():
+            # only the picked signal's convolution by each kernel: (84, L, 84) per dilation, its diagonal used
+            signals = ops.convert_to_tensor(x[picks[i]])
+            conv = np.asarray(ops.conv(signals, ops.convert_to_tensor(self._kernels[i]), strides=1, padding="same",
+                                       dilation_rate=dilation))
             for k in range(N_BASE_KERNELS):
                 start, stop = next(blocks)
-                biases[start:stop] = np.quantile(convs[i][where[picks[i, k]], :, k], quantiles[start:stop])
+                biases[start:stop] = np.quantile(conv[k, :, k], quantiles[start:stop])
         self.biases.assign(biases.astype(np.float32))
 
     def transform(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
