@@ -7,7 +7,7 @@ import pytest
 
 from sigae import AutoencoderConfig, ConfigError, SignalAutoencoder
 from sigae.model.kernels import N_BASE_KERNELS, KernelFeatures, base_kernels, dilations_for
-from sigae.model.network import build_models, check_submodels
+from sigae.model.network import build_models, check_submodels, parameter_table
 from sigae.evaluation.scoring import PCABaseline
 
 SMALL = dict(kernel_features=84 * 6, filters=(8, 4), kernel_sizes=(3, 3), pool_sizes=(2, 2))
@@ -141,6 +141,8 @@ def test_config_fields_presets_and_older_files():
 def test_parameter_table_counts_the_fixed_biases():
     _, _, autoencoder = build_models(AutoencoderConfig(input_length=64, latent_dim=8, **SMALL))
     assert autoencoder.get_layer("encoder").get_layer("encoder_kernels").count_params() == 84 * 6
+    row = next(r for r in parameter_table(autoencoder) if r["layer"] == "encoder_kernels")
+    assert (row["weights"], row["biases"], row["total"]) == (0, 84 * 6, 84 * 6)  # sigae-info's columns add up
 
 
 def test_wide_signals_fit_pca_through_a_thin_svd():

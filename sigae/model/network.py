@@ -250,6 +250,8 @@ def parameter_table(autoencoder: keras.Model) -> list[dict]:
                 continue
             kernel = getattr(layer, "kernel", None) if not isinstance(layer, TIED_LAYERS) else None
             bias = getattr(layer, "bias", None)
+            if bias is None:  # KernelFeatures: its fixed (non-trained) biases, one per feature
+                bias = getattr(layer, "biases", None)
             weights = int(np.prod(kernel.shape)) if kernel is not None else 0
             biases = int(np.prod(bias.shape)) if bias is not None else 0
             rows.append({"part": part, "layer": layer.name, "type": type(layer).__name__,
