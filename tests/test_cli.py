@@ -112,6 +112,17 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, case, variables, 
     assert not out.exists()
 
 
+def test_a_file_or_an_empty_folder_given_as_the_run_is_named_as_such(tmp_path, signals_mat, capsys):
+    """Before TensorFlow loads: the run argument is a file, a missing path or a folder sigae-train never wrote."""
+    (tmp_path / "empty").mkdir()
+    for run, words in ((signals_mat, "not a run folder (a file, not a folder)"),
+                       (tmp_path / "gone", "not a run folder (no such directory)"),
+                       (tmp_path / "empty", "not a run folder (it holds none of model.keras")):
+        code, out, err = run_cli(capsys, "score", run, signals_mat, "-o", tmp_path / "s.csv")
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and words in err, err
+        assert not (tmp_path / "s.csv").exists()
+
+
 def test_missing_file_and_bad_option(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", tmp_path / "nope.mat", "--out", tmp_path / "r")
     assert code == 2 and "nope.mat" in err and len(err.strip().splitlines()) == 1

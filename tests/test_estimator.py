@@ -86,6 +86,12 @@ def test_save_refuses_existing_folder_and_load_refuses_broken_ones(trained, tmp_
         model.save(run)
     with pytest.raises(RunFolderError, match="no such directory"):
         sigae.load(tmp_path / "missing")
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(RunFolderError, match=r"notes.txt: not a run folder \(a file, not a folder\)"):
+        sigae.load(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunFolderError, match=r"empty: not a run folder \(it holds none of model.keras"):
+        sigae.load(tmp_path / "empty")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{}")

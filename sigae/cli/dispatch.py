@@ -53,11 +53,12 @@ def name_allows_stdin(args) -> bool:
 
 def _check_inputs_exist(args) -> None:
     """Answer a missing input at once, before TensorFlow is loaded."""
-    from sigae.errors import DataError, RunFolderError
+    from sigae.errors import DataError
+    from sigae.runs.state import check_run_folder_exists
 
     run_dir = getattr(args, "run", None)
-    if run_dir is not None and not Path(run_dir).is_dir():
-        raise RunFolderError(f"{run_dir}: not a run folder (no such directory)")
+    if run_dir is not None:
+        check_run_folder_exists(run_dir)
     files = getattr(args, "file", None)
     for file in [files] if isinstance(files, str) else files or []:
         if file == "-" and name_allows_stdin(args):

@@ -22,20 +22,32 @@ from sigae.model.config import AutoencoderConfig
 MODEL_FILE = "model.keras"
 
 
+def check_run_folder_exists(path) -> Path:
+    """*path* as a Path if it is a folder; else :class:`~sigae.RunFolderError` saying what it is instead
+    (missing, or a file)."""
+    path = Path(path)
+    if not path.is_dir():
+        why = "a file, not a folder" if path.exists() else "no such directory"
+        raise RunFolderError(f"{path}: not a run folder ({why})")
+    return path
+
+
 def read_run_config(path) -> AutoencoderConfig:
     """The configuration of the complete run folder *path*, after the checks :meth:`SignalAutoencoder.load` makes
     before it reads the model; no TensorFlow, so a command can check its inputs against the run at once.
 
     Raises :class:`~sigae.RunFolderError` for a folder that is missing, failed, incomplete or unreadable."""
-    path = Path(path)
-    if not path.is_dir():
-        raise RunFolderError(f"{path}: not a run folder (no such directory)")
+    path = check_run_folder_exists(path)
     state = read_json(path / "run.json", path) if (path / "run.json").is_file() else {}
     if state.get("status") == "failed":
         raise RunFolderError(failed_run_message(path, state))
     if state.get("complete") is False:
         raise RunFolderError(f"{path}: the run is not complete (training interrupted?); " + resume_hint(path))
-    missing = [name for name in ("model.keras", "config.json", "normalizer.json") if not (path / name).is_file()]
+    required = ("model.keras", "config.json", "normalizer.json")
+    missing = [name for name in required if not (path / name).is_file()]
+    if len(missing) == len(required) and not state:
+        raise RunFolderError(f"{path}: not a run folder (it holds none of {', '.join(required)}); give a folder "
+                             "that sigae-train wrote")
     if missing:
         raise RunFolderError(f"{path}: incomplete run folder, missing {', '.join(missing)}")
     if not state.get("complete"):
