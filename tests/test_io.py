@@ -400,6 +400,21 @@ def test_png_renamed_truncated_and_corrupted_files(tmp_path):
         assert_one_line_error(err, path)
 
 
+def test_text_renamed_to_mat_is_named_a_text_file(tmp_path):
+    for name, text in (("table.mat", "1,2,3\n4,5,6\n"), ("notes.mat", "measurements of 3 May\n" * 40)):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(DataError) as err:
+            load_signals(path)
+        assert_one_line_error(err, path, "is a text file, not a MAT-file", ".csv or .txt")
+    header = v5_bytes(tmp_path, False)[:116]  # MATLAB's own text header, cut short: damaged, not text
+    assert header.startswith(b"MATLAB 5.0 MAT-file")
+    (tmp_path / "header.mat").write_bytes(header)
+    with pytest.raises(DataError) as err:
+        load_signals(tmp_path / "header.mat")
+    assert_one_line_error(err, tmp_path / "header.mat", "not a readable MAT-file")
+
+
 def test_absurd_sizes_are_refused_before_reading(tmp_path):
     raw = bytearray(v5_bytes(tmp_path, False))
     assert struct.unpack("<2i", raw[160:168]) == (6, 11)  # dims of the only variable

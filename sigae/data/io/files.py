@@ -33,11 +33,25 @@ def _octave_text_name(path: Path) -> str:
     return match.group(1).decode("ascii") if match else "x"
 
 
+def _is_plain_text(path: Path) -> bool:
+    """Text with no MATLAB header: a MAT-file (v4, v5/v7 or HDF5-based v7.3) has NUL bytes in its first 512."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(head.strip()) and b"\0" not in head and not head.startswith(b"MATLAB")
+
+
 def _open_container(path: Path, where: str, max_bytes: int) -> Container:
     suffix = path.suffix.lower()
     if suffix == ".mat" and _is_octave_text(path):
         raise DataError(f"{where}: is in Octave's text format, which sigae does not read; save a binary "
                         f"MAT-file from Octave instead: save -v7 file.mat {_octave_text_name(path)}")
+    if suffix == ".mat" and _is_plain_text(path):
+        raise DataError(f"{where}: is a text file, not a MAT-file (those are binary); a table of numbers "
+                        "is read from a .csv or .txt name")
     if suffix == ".mat":
         return Hdf5(path, where, matlab=True) if is_matlab_hdf5(path) else MatScipy(path, where, max_bytes)
     if suffix in (".h5", ".hdf5"):
