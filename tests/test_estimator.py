@@ -133,6 +133,11 @@ def test_summary_notes_follow_what_happened():
     assert "partly reconstructs the screened validation signals" in text  # why its MSE is above PCA-32's
     kept_and_better = training_summary({**screened, "val_mse_ratio_to_pca": 0.98, "beats_pca": True})
     assert "the model is that PCA" in kept_and_better and "partly reconstructs" not in kept_and_better
+    kernels = training_summary({**screened, "kernel_code_dims": 16})
+    assert "16 of its 32 numbers summarize random-kernel features" in kernels
+    assert "best epoch 0 is the model as fit set it up before training" in kernels
+    assert "the val_loss of each epoch leaves the screened signals out" in kernels  # why it is below the MSE shown
+    assert "best epoch 0" not in training_summary({**screened, "kernel_code_dims": 16, "best_epoch": 3})
     linear = training_summary(_metrics(best_epoch=0, val_mse_ratio_to_pca=1.0, beats_pca=True))
     assert "so the model is PCA-32: these signals look linear" in linear
     # a model of recordings trains on windows: the counts are of windows, and say so

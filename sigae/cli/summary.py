@@ -55,6 +55,11 @@ def training_summary(metrics: dict) -> str:
                      f"similarity search): {kernel_dims} of its {k} numbers summarize random-kernel features, "
                      f"{k - kernel_dims} are PCA of the signals, so it reconstructs coarser than PCA-{k} by design; "
                      "for reconstruction train with --preset reconstruction")
+        if at_start:
+            lines.append(f"note: best epoch 0 is the model as fit set it up before training (its PCA start); no "
+                         f"epoch did better on the held-out {unit}s, so that start was kept"
+                         + (f" (the val_loss of each epoch leaves the screened {unit}s out; the validation MSE "
+                            f"above counts every validation {unit})" if screened else ""))
     elif max(ae["val_mse"], pca["val_mse"]) < EXACT_MSE:
         lines.append(f"note: both reconstruct the held-out {unit}s to float rounding (MSE below {EXACT_MSE:g}): "
                      f"these {unit}s have at most {k} dimensions, and PCA-{k} describes them exactly")
