@@ -401,9 +401,10 @@ def test_png_renamed_truncated_and_corrupted_files(tmp_path):
 
 
 def test_text_renamed_to_mat_is_named_a_text_file(tmp_path):
-    for name, text in (("table.mat", "1,2,3\n4,5,6\n"), ("notes.mat", "measurements of 3 May\n" * 40)):
+    for name, text in (("table.mat", "1,2,3\n4,5,6\n"), ("notes.mat", "measurements of 3 May\n" * 40),
+                       ("accents.mat", "x" + "é" * 300)):  # byte 512 falls inside an 'é'
         path = tmp_path / name
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
         with pytest.raises(DataError) as err:
             load_signals(path)
         assert_one_line_error(err, path, "is a text file, not a MAT-file", ".csv or .txt")

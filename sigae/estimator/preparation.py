@@ -97,12 +97,12 @@ def start_kernel_code(model, xn_train, seed, biases=None, features=None) -> None
         kernels.biases.assign(biases)
     batch = model.inference_batch_size
     feature_pca = PCABaseline(model.config.kernel_code_dims, standardize=True)
-    if features is None and isinstance(xn_train, np.ndarray):
-        computed = kernels.transform(xn_train, batch)  # once: the PCA fit and the code spread both read them
-        features = lambda: [computed]  # noqa: E731
-        feature_pca.fit_chunks(features())
-    elif features is None:
-        features = lambda: (kernels.transform(block, batch) for block in blocks())  # noqa: E731
+    if features is None:
+        if isinstance(xn_train, np.ndarray):
+            computed = kernels.transform(xn_train, batch)  # once: the PCA fit and the code spread both read them
+            features = lambda: [computed]  # noqa: E731
+        else:
+            features = lambda: (kernels.transform(block, batch) for block in blocks())  # noqa: E731
         feature_pca.fit_chunks(features())
     else:  # in memory: a thin SVD when there are fewer signals than features
         features = (lambda given: lambda: [given])(features)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import re
 import warnings
@@ -37,8 +38,8 @@ def _is_plain_text(path: Path) -> bool:
     """Text with no MATLAB header: a MAT-file (v4, v5/v7 or HDF5-based v7.3) has NUL bytes in its first 512."""
     with open(path, "rb") as fh:
         head = fh.read(512)
-    try:
-        head.decode("utf-8")
+    try:  # incremental: a character cut in two at byte 512 is not an error
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
     return bool(head.strip()) and b"\0" not in head and not head.startswith(b"MATLAB")
